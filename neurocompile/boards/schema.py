@@ -1,0 +1,310 @@
+"""Board descriptions: typed, validated view of a `hw_configs/*.yaml` file.
+
+Passes never hard-code hardware numbers; they read them from a Board. Limits are generic
+(resource name -> amount) so that a pass can check "every per-core limit" without knowing the
+family, while family-specific number formats are typed.
+See docs/boards.md for the file layout; every number in the files carries its source.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable
+
+import yaml
+
+from neurocompile.errors import BoardError
+
+SCHEMA_VERSION = 1
+FAMILIES = ("spinnaker", "loihi1", "loihi2")
+TOPOLOGIES = ("hexagonal", "mesh", "single")
+
+# Resource names passes understand. Per core / per chip limits may use any subset.
+CORE_RESOURCES = {
+    "neurons": "neurons (compartments) per core",
+    "input_axons": "distinct input axons (presynaptic sources) per core",
+    "output_axons": "output axons (fan-out destinations) per core",
+    "synapse_memory_bits": "synaptic memory per core, bits",
+    "dtcm_bytes": "data tightly-coupled memory per core, bytes",
+    "fan_in_synapses": "synapses targeting one core",
+}
+CHIP_RESOURCES = {
+    "sdram_bytes": "shared memory per chip available to applications, bytes",
+    "router_entries": "multicast routing table entries per chip",
+    "cores": "cores per chip usable by applications",
+}
+
+
+@dataclass(frozen=True)
+class Topology:
+    """Chips on a 2-D grid. `hexagonal`: SpiNNaker's 6-link mesh (E, NE, N, W, SW, S)."""
+
+    kind: str
+    width: int
+    height: int
+    wrap: bool
+    chips: tuple[tuple[int, int], ...]  # coordinates of chips present
+    ethernet_chips: tuple[tuple[int, int], ...] = ()
+
+    @property
+    def n_chips(self) -> int:
+        return len(self.chips)
+
+
+@dataclass(frozen=True)
+class SpinnakerFormat:
+    """SpiNNaker: s16.15 state (accum), 16-bit unsigned weights with a per-receptor shift."""
+
+    state_integer_bits: int
+    state_fraction_bits: int
+    weight_bits: int
+    max_ring_buffer_shift: int
+
+
+@dataclass(frozen=True)
+class LoihiFormat:
+    """Loihi 1/2 fixed point as the compiler must emit it."""
+
+    weight_bits: int           # magnitude bits incl. the LSB dropped in mixed sign mode
+    weight_exp_min: int
+    weight_exp_max: int
+    decay_bits: int            # du, dv
+    vth_mantissa_bits: int
+    vth_shift: int             # threshold = vth << vth_shift
+    bias_mantissa_bits: int    # signed
+    bias_exp_min: int
+    bias_exp_max: int
+    state_bits: int            # u, v register width
+
+
+@dataclass(frozen=True)
+class Delays:
+    """Delay range in timesteps, in the IR convention (spike at t arrives at t + delay)."""
+
+    min_steps: int
+    max_steps_in_core: int              # without any extension mechanism
+    max_steps_extended: int             # with delay-extension cores / relays; == in_core if none
+    extension: str                      # "none" | "delay_extension_cores" | "relay_neurons"
+
+
+@dataclass(frozen=True)
+class Board:
+    name: str
+    family: str
+    description: str
+    source_file: str
+    topology: Topology
+    cores_per_chip: int
+    core_limits: dict[str, int]
+    chip_limits: dict[str, int]
+    number_format: SpinnakerFormat | LoihiFormat
+    delays: Delays
+    timestep_ms: tuple[float, ...]      # timesteps the target supports (empty: any)
+    energy: dict[str, float] = field(default_factory=dict)  # optional per-event energies, J
+    notes: tuple[str, ...] = ()
+
+    @property
+    def n_chips(self) -> int:
+        return self.topology.n_chips
+
+    @property
+    def n_cores(self) -> int:
+        return self.n_chips * self.chip_limits.get("cores", self.cores_per_chip)
+
+    def summary(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "family": self.family,
+            "chips": self.n_chips,
+            "cores_per_chip": self.chip_limits.get("cores", self.cores_per_chip),
+            "neurons_per_core": self.core_limits.get("neurons"),
+            "max_delay_steps": self.delays.max_steps_extended,
+            "description": self.description,
+        }
+
+
+class _Reader:
+    """Reads typed fields out of nested dicts, failing with file + dotted field + expectation."""
+
+    def __init__(self, source: str) -> None:
+        self.source = source
+
+    def fail(self, where: str, expected: str, got: Any) -> BoardError:
+        return BoardError(f"{self.source}: field '{where}': expected {expected}, got {got!r}")
+
+    def section(self, d: dict[str, Any], key: str, where: str) -> dict[str, Any]:
+        v = d.get(key)
+        if not isinstance(v, dict):
+            raise self.fail(f"{where}{key}", "a mapping", v)
+        return v
+
+    def get(self, d: dict[str, Any], key: str, where: str, conv: Callable[[Any], Any],
+            expected: str, check: Callable[[Any], bool] = lambda v: True, default: Any = ...) -> Any:
+        if key not in d:
+            if default is not ...:
+                return default
+            raise self.fail(f"{where}{key}", expected, "<missing>")
+        raw = d[key]
+        if isinstance(raw, bool) and conv is not bool:
+            raise self.fail(f"{where}{key}", expected, raw)
+        try:
+            v = conv(raw)
+        except (TypeError, ValueError):
+            raise self.fail(f"{where}{key}", expected, raw) from None
+        if conv is int and isinstance(raw, float) and raw != int(raw):
+            raise self.fail(f"{where}{key}", expected, raw)
+        if not check(v):
+            raise self.fail(f"{where}{key}", expected, raw)
+        return v
+
+    def pos_int(self, d: dict[str, Any], key: str, where: str, **kw: Any) -> int:
+        return self.get(d, key, where, int, "a positive integer", lambda v: v > 0, **kw)
+
+    def int_(self, d: dict[str, Any], key: str, where: str, **kw: Any) -> int:
+        return self.get(d, key, where, int, "an integer", **kw)
+
+
+def _coords(r: _Reader, raw: Any, where: str, width: int, height: int) -> tuple[tuple[int, int], ...]:
+    if not isinstance(raw, list):
+        raise r.fail(where, "a list of [x, y] pairs", raw)
+    out = []
+    for i, c in enumerate(raw):
+        if (not isinstance(c, list) or len(c) != 2 or not all(isinstance(v, int) for v in c)
+                or not (0 <= c[0] < width and 0 <= c[1] < height)):
+            raise r.fail(f"{where}[{i}]", f"[x, y] with 0<=x<{width}, 0<=y<{height}", c)
+        out.append((c[0], c[1]))
+    if len(set(out)) != len(out):
+        raise r.fail(where, "distinct coordinates", "duplicates")
+    return tuple(out)
+
+
+def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
+    t = r.section(d, "topology", "")
+    w = "topology."
+    kind = r.get(t, "kind", w, str, f"one of {list(TOPOLOGIES)}", lambda v: v in TOPOLOGIES)
+    width = r.pos_int(t, "width", w)
+    height = r.pos_int(t, "height", w)
+    wrap = r.get(t, "wrap", w, bool, "true or false", default=False)
+    if "chips" in t:
+        chips = _coords(r, t["chips"], w + "chips", width, height)
+    elif "chip_columns" in t:
+        # Compact form for SpiNN-5 boards: per column x, the [first, last] y present.
+        cols = t["chip_columns"]
+        if not isinstance(cols, list) or len(cols) != width:
+            raise r.fail(w + "chip_columns", f"a list of {width} [y_first, y_last] pairs", cols)
+        chips_l = []
+        for x, c in enumerate(cols):
+            if not (isinstance(c, list) and len(c) == 2 and all(isinstance(v, int) for v in c)
+                    and 0 <= c[0] <= c[1] < height):
+                raise r.fail(f"{w}chip_columns[{x}]", f"[y_first, y_last] within 0..{height - 1}", c)
+            chips_l += [(x, y) for y in range(c[0], c[1] + 1)]
+        chips = tuple(chips_l)
+    else:
+        chips = tuple((x, y) for x in range(width) for y in range(height))
+    eth = _coords(r, t.get("ethernet_chips", []), w + "ethernet_chips", width, height)
+    if not set(eth) <= set(chips):
+        raise r.fail(w + "ethernet_chips", "coordinates of chips that exist", sorted(set(eth) - set(chips)))
+    return Topology(kind, width, height, wrap, chips, eth)
+
+
+def _read_limits(r: _Reader, d: dict[str, Any], key: str, known: dict[str, str]) -> dict[str, int]:
+    sec = r.section(d, key, "")
+    unknown = set(sec) - set(known)
+    if unknown:
+        raise r.fail(f"{key}.{sorted(unknown)[0]}", f"one of {sorted(known)}", sorted(unknown)[0])
+    return {k: r.pos_int(sec, k, f"{key}.") for k in sec}
+
+
+def _read_format(r: _Reader, d: dict[str, Any], family: str) -> SpinnakerFormat | LoihiFormat:
+    f = r.section(d, "number_format", "")
+    w = "number_format."
+    if family == "spinnaker":
+        return SpinnakerFormat(
+            state_integer_bits=r.pos_int(f, "state_integer_bits", w),
+            state_fraction_bits=r.pos_int(f, "state_fraction_bits", w),
+            weight_bits=r.pos_int(f, "weight_bits", w),
+            max_ring_buffer_shift=r.get(f, "max_ring_buffer_shift", w, int, "an integer in 0..16",
+                                        lambda v: 0 <= v <= 16),
+        )
+    fmt = LoihiFormat(
+        weight_bits=r.get(f, "weight_bits", w, int, "an integer in 1..8", lambda v: 1 <= v <= 8),
+        weight_exp_min=r.int_(f, "weight_exp_min", w),
+        weight_exp_max=r.int_(f, "weight_exp_max", w),
+        decay_bits=r.pos_int(f, "decay_bits", w),
+        vth_mantissa_bits=r.pos_int(f, "vth_mantissa_bits", w),
+        vth_shift=r.get(f, "vth_shift", w, int, "a non-negative integer", lambda v: v >= 0),
+        bias_mantissa_bits=r.pos_int(f, "bias_mantissa_bits", w),
+        bias_exp_min=r.int_(f, "bias_exp_min", w),
+        bias_exp_max=r.int_(f, "bias_exp_max", w),
+        state_bits=r.pos_int(f, "state_bits", w),
+    )
+    if fmt.weight_exp_min > fmt.weight_exp_max:
+        raise r.fail(w + "weight_exp_min", f"<= weight_exp_max ({fmt.weight_exp_max})", fmt.weight_exp_min)
+    if fmt.bias_exp_min > fmt.bias_exp_max:
+        raise r.fail(w + "bias_exp_min", f"<= bias_exp_max ({fmt.bias_exp_max})", fmt.bias_exp_min)
+    return fmt
+
+
+def _read_delays(r: _Reader, d: dict[str, Any]) -> Delays:
+    s = r.section(d, "delays", "")
+    w = "delays."
+    mn = r.pos_int(s, "min_steps", w)
+    core = r.get(s, "max_steps_in_core", w, int, f"an integer >= min_steps ({mn})", lambda v: v >= mn)
+    ext = r.get(s, "max_steps_extended", w, int, f"an integer >= max_steps_in_core ({core})",
+                lambda v: v >= core, default=core)
+    kinds = ("none", "delay_extension_cores", "relay_neurons")
+    mech = r.get(s, "extension", w, str, f"one of {list(kinds)}", lambda v: v in kinds, default="none")
+    return Delays(mn, core, ext, mech)
+
+
+def parse_board(data: Any, source: str) -> Board:
+    r = _Reader(source)
+    if not isinstance(data, dict):
+        raise BoardError(f"{source}: expected a YAML mapping at the top level, got {type(data).__name__}")
+    r.get(data, "schema_version", "", int, f"{SCHEMA_VERSION}", lambda v: v == SCHEMA_VERSION)
+    name = r.get(data, "name", "", str, "a non-empty string", lambda v: bool(v.strip()))
+    family = r.get(data, "family", "", str, f"one of {list(FAMILIES)}", lambda v: v in FAMILIES)
+    topo = _read_topology(r, data)
+    chip = _read_limits(r, data, "chip_limits", CHIP_RESOURCES)
+    core = _read_limits(r, data, "core_limits", CORE_RESOURCES)
+    cores_per_chip = r.pos_int(data, "cores_per_chip", "")
+    if chip.get("cores", cores_per_chip) > cores_per_chip:
+        raise r.fail("chip_limits.cores", f"<= cores_per_chip ({cores_per_chip})", chip["cores"])
+    ts = data.get("timestep_ms", [])
+    if not isinstance(ts, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                           and v > 0 for v in ts):
+        raise r.fail("timestep_ms", "a list of positive numbers", ts)
+    energy = data.get("energy", {}) or {}
+    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in energy.values()):
+        raise r.fail("energy", "a mapping of event name to non-negative joules", energy)
+    notes = data.get("notes", []) or []
+    return Board(
+        name=name,
+        family=family,
+        description=str(data.get("description", "")),
+        source_file=source,
+        topology=topo,
+        cores_per_chip=cores_per_chip,
+        core_limits=core,
+        chip_limits=chip,
+        number_format=_read_format(r, data, family),
+        delays=_read_delays(r, data),
+        timestep_ms=tuple(float(v) for v in ts),
+        energy={k: float(v) for k, v in energy.items()},
+        notes=tuple(str(n) for n in notes),
+    )
+
+
+def load_board_file(path: str | Path) -> Board:
+    path = Path(path)
+    try:
+        text = path.read_text()
+    except OSError as e:
+        raise BoardError(f"board file {str(path)!r} cannot be read ({e.strerror})") from None
+    try:
+        data = yaml.safe_load(text)
+    except yaml.YAMLError as e:
+        mark = getattr(e, "problem_mark", None)
+        loc = f" at line {mark.line + 1}" if mark else ""
+        raise BoardError(f"{path}: not valid YAML{loc} ({getattr(e, 'problem', e)})") from None
+    return parse_board(data, str(path))
