@@ -1,0 +1,33 @@
+"""`sim`: neurocompile's own simulator. Modes reproduce each target's arithmetic (see modes.py)."""
+from __future__ import annotations
+
+from typing import Any, Callable
+
+from neurocompile.backends.sim.engine import SimResult, Simulation
+from neurocompile.backends.sim.float_mode import FloatMode
+from neurocompile.backends.sim.modes import NumericMode
+from neurocompile.errors import ModelError
+from neurocompile.plugins import Backend
+
+MODES: dict[str, type[NumericMode]] = {"float": FloatMode}
+
+
+def mode_for(net: Any, board: Any, requested: str | None) -> NumericMode:
+    """The requested mode, else the one matching the network's number format, else float."""
+    name = requested or net.number_format or "float"
+    if name not in MODES:
+        raise ModelError(f"sim backend has no {name!r} mode; available: {', '.join(sorted(MODES))}")
+    return MODES[name]()
+
+
+class SimBackend(Backend):
+    name = "sim"
+    description = "neurocompile's event-driven simulator (modes: " + ", ".join(MODES) + ")"
+
+    def simulate(self, net: Any, board: Any, steps: int, seed: int, options: dict[str, Any],
+                 progress: Callable[[int, int], None] | None = None) -> SimResult:
+        mode = mode_for(net, board, options.get("mode"))
+        return Simulation(net, mode, seed).run(steps, progress=progress)
+
+
+__all__ = ["MODES", "SimBackend", "SimResult", "Simulation", "mode_for"]

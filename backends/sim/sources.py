@@ -1,0 +1,57 @@
+"""Spike sources: explicit spike arrays and seeded Poisson trains.
+
+Sources are shared by every numeric mode: they only decide which neurons spike at each step.
+"""
+from __future__ import annotations
+
+import zlib
+
+import numpy as np
+
+from neurocompile.ir.network import Population
+
+
+def population_rng(seed: int, pop_name: str) -> np.random.Generator:
+    """One independent stream per population, stable across runs and Python versions."""
+    return np.random.default_rng(np.random.SeedSequence([int(seed) & 0xFFFFFFFF, zlib.crc32(pop_name.encode())]))
+
+
+class SpikeArraySource:
+    """Replays spike_steps (CSR by neuron) in step order."""
+
+    def __init__(self, pop: Population) -> None:
+        indptr = np.asarray(pop.params["spike_indptr"], dtype=np.int64)
+        steps = np.asarray(pop.params["spike_steps"], dtype=np.int64)
+        neuron = np.repeat(np.arange(pop.size, dtype=np.int32), np.diff(indptr))
+        order = np.lexsort((neuron, steps))
+        self._steps, self._neurons = steps[order], neuron[order]
+        self.n = pop.size
+
+    def spikes_at(self, t: int) -> np.ndarray:
+        lo, hi = np.searchsorted(self._steps, [t, t + 1])
+        # A neuron listed twice at the same step spikes once (hardware sends one packet).
+        return np.unique(self._neurons[lo:hi])
+
+
+class PoissonSource:
+    """Bernoulli approximation of a Poisson process: P(spike in a step) = rate * dt."""
+
+    def __init__(self, pop: Population, dt_ms: float, seed: int) -> None:
+        self.n = pop.size
+        self._p = np.clip(pop.param("rate") * dt_ms / 1000.0, 0.0, 1.0)
+        self._start = pop.param("start")
+        self._end = self._start + pop.param("duration")
+        self._rng = population_rng(seed, pop.name)
+
+    def spikes_at(self, t: int) -> np.ndarray:
+        draw = self._rng.random(self.n)  # always drawn, so a neuron's stream ignores the others' windows
+        active = (t >= self._start) & (t < self._end)
+        return np.flatnonzero(active & (draw < self._p)).astype(np.int32)
+
+
+def make_source(pop: Population, dt_ms: float, seed: int) -> SpikeArraySource | PoissonSource:
+    if pop.model == "spike_array":
+        return SpikeArraySource(pop)
+    if pop.model == "poisson":
+        return PoissonSource(pop, dt_ms, seed)
+    raise ValueError(f"{pop.model} is not a spike source")

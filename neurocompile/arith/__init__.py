@@ -1,0 +1,1 @@
+"""Fixed-point arithmetic of the hardware targets (weight quantisation, shifts) reproduced on the host."""

@@ -1,0 +1,245 @@
+"""The `neurocompile` command line.
+
+Every user error (bad model, board, option, a network that does not fit) is printed as one
+`Error: ...` line on stderr with a non-zero exit code; outputs are written only when complete.
+"""
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Any
+
+import click
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+from rich.table import Table
+
+from neurocompile import __version__
+from neurocompile.errors import NeurocompileError
+
+out = Console()
+err = Console(stderr=True)
+
+
+class UserFacingError(click.ClickException):
+    """A NeurocompileError shown the click way: one line, our exit code, no traceback."""
+
+    def __init__(self, message: str, exit_code: int = 2) -> None:
+        super().__init__(message)
+        self.exit_code = exit_code
+
+
+class _Group(click.Group):
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except NeurocompileError as e:
+            raise UserFacingError(str(e), e.exit_code) from None
+        except OSError as e:  # disk full, permission denied... name the file, no traceback
+            where = f" {e.filename}" if getattr(e, "filename", None) else ""
+            raise UserFacingError(f"{e.strerror or e}{':' + where if where else ''}", 1) from None
+
+
+def _progress_bar() -> Progress:
+    return Progress(TextColumn("{task.description}"), BarColumn(), TextColumn("{task.completed}/{task.total}"),
+                    TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
+
+
+def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None):
+    from neurocompile.boards import load_board
+    from neurocompile.targets import load_target, parse_options
+
+    board = load_board(board_name)
+    net = load_target(target, parse_options(params), seed=seed)
+    return net, board
+
+
+def _default_out(kind: str, target: str, board: str) -> Path:
+    return Path("out") / f"{Path(target).stem}-{Path(board).stem}" / kind
+
+
+SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
+PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="neurocompile")
+def cli() -> None:
+    """Compile spiking neural networks to neuromorphic boards and simulate what the chip computes.
+
+    \b
+    Typical session:
+      neurocompile boards                               # what can I target?
+      neurocompile models                               # bundled models
+      neurocompile compile synfire --board spinn-5 -o out/synfire
+      neurocompile report out/synfire
+      neurocompile simulate synfire --board spinn-5 --steps 500 -o out/synfire-sim
+    """
+
+
+@cli.command()
+def boards() -> None:
+    """List the bundled boards (hw_configs/) with their key limits.
+
+    \b
+    Example:
+      neurocompile boards
+    Add your own boards with NEUROCOMPILE_BOARD_PATH=/dir/with/yaml, or pass a .yaml path to --board.
+    """
+    from neurocompile.boards import all_boards
+
+    table = Table(show_edge=False)
+    for col in ("board", "family", "chips", "cores/chip", "neurons/core", "max delay (steps)", "description"):
+        table.add_column(col, justify="right" if col in ("chips", "cores/chip", "neurons/core", "max delay (steps)") else "left")
+    for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips)):
+        s = b.summary()
+        table.add_row(s["name"], s["family"], f"{s['chips']:,}", str(s["cores_per_chip"]),
+                      f"{s['neurons_per_core']:,}" if s["neurons_per_core"] else "-",
+                      str(s["max_delay_steps"]), s["description"])
+    out.print(table)
+
+
+@cli.command()
+def models() -> None:
+    """List the bundled and installed models (entry point group neurocompile.models) and their options.
+
+    \b
+    Example:
+      neurocompile models
+      neurocompile compile synfire --param n_groups=20 --board spinn-5
+    """
+    from neurocompile.plugins import model_entries
+
+    table = Table(show_edge=False)
+    for col in ("model", "description", "options (defaults)"):
+        table.add_column(col)
+    for name, entry in model_entries().items():
+        opts = ", ".join(f"{k}={v}" for k, v in entry.options().items())
+        table.add_row(name, entry.summary, opts)
+    out.print(table)
+
+
+@cli.command("compile")
+@click.argument("target")
+@click.option("--board", "board_name", default="spinn-5", show_default=True,
+              help="Bundled board name (see 'neurocompile boards') or path to a board .yaml.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+              help="Output directory [default: out/<target>-<board>/compiled].")
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
+def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...]) -> None:
+    """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
+
+    Runs the pass pipeline (validation, placement, ...) and writes DIR/network.ncnet (the compiled
+    network) and DIR/report.json (placement and resource use; see docs/report-schema.md).
+
+    \b
+    Examples:
+      neurocompile compile synfire --board spinn-5 -o out/synfire
+      neurocompile compile my_net.ncnet --board loihi2-kapoho-point --seed 3
+    """
+    from neurocompile.compiler import compile_network, write_compiled
+    from neurocompile.report.text import render_report
+
+    net, board = _load(target, board_name, params, seed)
+    output = output or _default_out("compiled", target, board_name)
+    with _progress_bar() as bar:
+        task = bar.add_task("compiling", total=None)
+
+        def progress(name: str, i: int, n: int) -> None:
+            bar.update(task, description=f"pass {name}", completed=i, total=n)
+
+        result = compile_network(net, board, seed=seed, target=target, progress=progress)
+    write_compiled(result, output)
+    render_report(result.report, out)
+    out.print(f"wrote {output}/network.ncnet and {output}/report.json")
+
+
+@cli.command()
+@click.argument("target")
+@click.option("--board", "board_name", default="spinn-5", show_default=True,
+              help="Bundled board name or path to a board .yaml; the network must fit it.")
+@click.option("--backend", default="sim", show_default=True, help="Backend plugin that runs the network.")
+@click.option("--mode", default=None,
+              help="Numeric mode of the sim backend (float, ...); default: the network's number format.")
+@click.option("--steps", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
+              help="Timesteps to run.")
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+              help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
+@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
+def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
+             output: Path | None, seed: int, params: tuple[str, ...]) -> None:
+    """Simulate TARGET as the board would run it, locally.
+
+    The network is first compiled for the board (so a network that does not fit fails here, as it
+    would on the board), then run by the backend.
+
+    \b
+    Examples:
+      neurocompile simulate synfire --board spinn-5 --steps 500 -o out/sim
+      neurocompile simulate my_net.ncnet --backend sim --mode float --steps 2000
+    """
+    from neurocompile.compiler import compile_network
+    from neurocompile.outdir import staged_output
+    from neurocompile.plugins import get_backend
+    from neurocompile.report.simulation import simulation_summary, write_simulation
+
+    net, board = _load(target, board_name, params, seed)
+    runner = get_backend(backend)
+    ok, why = runner.available()
+    if not ok:
+        raise UserFacingError(f"backend {backend!r} is not usable here: {why}")
+    compiled = compile_network(net, board, seed=seed, target=target).network
+    options = {"mode": mode} if mode else {}
+    with _progress_bar() as bar:
+        task = bar.add_task(f"simulating ({backend})", total=steps)
+        result = runner.simulate(compiled, board, steps, seed, options,
+                                 progress=lambda k, n: bar.update(task, completed=k) if k % 50 == 0 or k == n else None)
+    summary = simulation_summary(result, compiled, backend, board.name)
+    table = Table(title=f"{compiled.name}: {steps} steps, {result.mode} mode, seed {seed}", show_edge=False)
+    for col in ("population", "size", "spikes", "mean rate (Hz)"):
+        table.add_column(col, justify="left" if col == "population" else "right")
+    for p in summary["populations"]:
+        table.add_row(p["name"], f"{p['size']:,}", f"{p['spikes']:,}", f"{p['mean_rate_hz']:.2f}")
+    out.print(table)
+    out.print(f"{summary['synaptic_events']:,} synaptic events in {summary['wall_seconds']:.3f} s "
+              f"({summary['steps_per_second'] or 0:,.0f} steps/s)")
+    if output:
+        with staged_output(output) as stage:
+            write_simulation(stage, result, compiled, summary)
+        out.print(f"wrote {output}/ (spikes.npz, summary.json, raster.png)")
+
+
+@cli.command()
+@click.argument("directory", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
+def report(directory: Path, as_json: bool) -> None:
+    """Summarise a compile output directory (its report.json) for a person to read.
+
+    \b
+    Example:
+      neurocompile report out/synfire
+      neurocompile report out/synfire --json | jq .utilization
+    """
+    import json
+
+    from neurocompile.report.build import read_report
+    from neurocompile.report.text import render_report
+
+    rep = read_report(directory)
+    if as_json:
+        click.echo(json.dumps(rep, indent=2))
+    else:
+        try:
+            render_report(rep, out)
+        except (KeyError, TypeError) as e:
+            raise UserFacingError(f"{directory}: report is missing field {e}") from None
+
+
+def main() -> None:
+    cli(prog_name="neurocompile")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""Compile reports: the JSON record (build.py) and its human renderings (text.py)."""

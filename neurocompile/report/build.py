@@ -1,0 +1,86 @@
+"""The `report.json` document (schema in docs/report-schema.md; bump REPORT_VERSION on change)."""
+from __future__ import annotations
+
+import json
+import os
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+from neurocompile import __version__
+from neurocompile.errors import NeurocompileError
+from neurocompile.ir.network import Network
+from neurocompile.passes.pipeline import CompileContext
+
+REPORT_VERSION = 1
+
+
+def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
+    placement = ctx.artefacts.get("placement", [])
+    board = ctx.board
+    per_core = board.core_limits.get("neurons", 0)
+    cores_per_chip = board.chip_limits.get("cores", board.cores_per_chip)
+    chips = Counter(tuple(s.chip) for s in placement)
+    neurons = [s.stop - s.start for s in placement]
+    lower_bound_cores = -(-net.n_neurons // per_core) if per_core else None
+    return {
+        "cores_used": len(placement),
+        "cores_available": board.n_cores,
+        "cores_lower_bound": lower_bound_cores,
+        "chips_used": len(chips),
+        "chips_available": board.n_chips,
+        "chips_lower_bound": -(-lower_bound_cores // cores_per_chip) if lower_bound_cores else None,
+        "neurons_per_core_max": max(neurons, default=0),
+        "neurons_per_core_limit": per_core,
+        "mean_core_neuron_fill": round(sum(neurons) / (len(neurons) * per_core), 4) if neurons and per_core else 0.0,
+        "cores_per_chip_max": max(chips.values(), default=0),
+    }
+
+
+def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[str, Any]:
+    placement = ctx.artefacts.get("placement", [])
+    return {
+        "report_version": REPORT_VERSION,
+        "tool": {"name": "neurocompile", "version": __version__},
+        "target": target or net.name,
+        "seed": ctx.seed,
+        "network": net.summary(),
+        "board": ctx.board.summary() | {"file": os.path.basename(ctx.board.source_file)},
+        "passes": ctx.timings,
+        "diagnostics": [d.to_dict() for d in ctx.diagnostics],
+        "populations": [
+            {"name": p.name, "model": p.model, "size": p.size,
+             "slices": sum(1 for s in placement if s.population == p.name)}
+            for p in net.populations.values()
+        ],
+        "projections": [
+            {"name": pr.name, "pre": pr.pre, "post": pr.post, "receptor": pr.receptor,
+             "synapses": pr.n_synapses, "plastic": pr.plasticity is not None}
+            for pr in net.projections.values()
+        ],
+        "placement": [s.to_dict() for s in placement],
+        "utilization": _utilization(net, ctx),
+    }
+
+
+def write_report(report: dict[str, Any], path: Path) -> None:
+    path.write_text(json.dumps(report, indent=2, allow_nan=False) + "\n")
+
+
+def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """Load a report from a compile output directory or a report.json path."""
+    p = Path(path)
+    if p.is_dir():
+        p = p / "report.json"
+    if not p.is_file():
+        raise NeurocompileError(f"no report at {str(p)!r}; run 'neurocompile compile ... -o DIR' first")
+    try:
+        report = json.loads(p.read_text())
+    except (ValueError, UnicodeDecodeError) as e:
+        raise NeurocompileError(f"{p}: not a valid report (invalid JSON: {e})") from None
+    if not isinstance(report, dict) or "report_version" not in report:
+        raise NeurocompileError(f"{p}: not a neurocompile report (no report_version field)")
+    if report["report_version"] != REPORT_VERSION:
+        raise NeurocompileError(f"{p}: report_version {report['report_version']!r} is not supported "
+                                f"(this neurocompile reads version {REPORT_VERSION})")
+    return report

@@ -1,0 +1,70 @@
+"""What `simulate -o DIR` writes: spikes.npz, traces.npz, summary.json and raster.png."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+SIM_SUMMARY_VERSION = 1
+
+
+def simulation_summary(result: Any, net: Any, backend: str, board: str) -> dict[str, Any]:
+    duration_s = result.steps * result.dt_ms / 1000.0
+    pops = []
+    for name, pop in net.populations.items():
+        count = int(result.spikes[name][0].size)
+        pops.append({"name": name, "size": pop.size, "spikes": count,
+                     "mean_rate_hz": round(count / (pop.size * duration_s), 4) if duration_s else 0.0})
+    return {
+        "summary_version": SIM_SUMMARY_VERSION,
+        "network": net.name,
+        "board": board,
+        "backend": backend,
+        "mode": result.mode,
+        "seed": result.seed,
+        "steps": result.steps,
+        "dt_ms": result.dt_ms,
+        "synaptic_events": result.synaptic_events,
+        "wall_seconds": round(result.wall_s, 4),
+        "steps_per_second": round(result.steps / result.wall_s, 1) if result.wall_s > 0 else None,
+        "populations": pops,
+    }
+
+
+def write_simulation(out: Path, result: Any, net: Any, summary: dict[str, Any]) -> None:
+    arrays = {}
+    for name, (steps, ids) in result.spikes.items():
+        arrays[f"{name}/steps"] = steps
+        arrays[f"{name}/neurons"] = ids
+    np.savez(out / "spikes.npz", **arrays)
+    traces = {f"{p}/{v}": a for p, vs in result.traces.items() for v, a in vs.items()}
+    if traces:
+        np.savez(out / "traces.npz", **traces)
+    (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+    plot_raster(out / "raster.png", result, net)
+
+
+def plot_raster(path: Path, result: Any, net: Any) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
+    offset, ticks, labels = 0, [], []
+    for i, (name, pop) in enumerate(net.populations.items()):
+        steps, ids = result.spikes[name]
+        ax.scatter(steps * result.dt_ms, ids + offset, s=1.5, color=f"C{i % 10}", linewidths=0)
+        ticks.append(offset + pop.size / 2)
+        labels.append(name)
+        offset += pop.size
+    ax.set_yticks(ticks, labels, fontsize=7)
+    ax.set_xlim(0, result.steps * result.dt_ms)
+    ax.set_ylim(0, max(offset, 1))
+    ax.set_xlabel("time (ms)")
+    ax.set_title(f"{net.name}: {result.mode} mode, seed {result.seed}")
+    fig.tight_layout()
+    fig.savefig(path)
+    plt.close(fig)

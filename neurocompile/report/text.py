@@ -1,0 +1,50 @@
+"""Readable terminal summary of a report.json (what `neurocompile report DIR` prints)."""
+from __future__ import annotations
+
+from typing import Any
+
+from rich.console import Console
+from rich.table import Table
+
+
+def _fmt_pct(a: float, b: float) -> str:
+    return f"{a}/{b} ({100.0 * a / b:.1f}%)" if b else str(a)
+
+
+def render_report(report: dict[str, Any], console: Console) -> None:
+    net, board, util = report["network"], report["board"], report["utilization"]
+    console.print(f"[bold]{report['target']}[/] on [bold]{board['name']}[/] ({board['family']}), "
+                  f"seed {report['seed']}, neurocompile {report['tool']['version']}")
+    console.print(f"network: {net['neurons']:,} neurons in {net['populations']} populations, "
+                  f"{net['synapses']:,} synapses in {net['projections']} projections, dt {net['dt_ms']} ms")
+    console.print(f"cores: {_fmt_pct(util['cores_used'], util['cores_available'])} "
+                  f"(lower bound {util['cores_lower_bound']}); chips: "
+                  f"{_fmt_pct(util['chips_used'], util['chips_available'])} (lower bound {util['chips_lower_bound']}); "
+                  f"mean neuron fill per core {100 * util['mean_core_neuron_fill']:.1f}%")
+
+    pops = Table(title="populations", show_edge=False)
+    for col in ("name", "model", "size", "slices"):
+        pops.add_column(col, justify="right" if col in ("size", "slices") else "left")
+    for p in report["populations"]:
+        pops.add_row(p["name"], p["model"], f"{p['size']:,}", str(p["slices"]))
+    console.print(pops)
+
+    if report["projections"]:
+        projs = Table(title="projections", show_edge=False)
+        for col in ("name", "receptor", "synapses", "plastic"):
+            projs.add_column(col, justify="right" if col == "synapses" else "left")
+        for p in report["projections"]:
+            projs.add_row(p["name"], p["receptor"], f"{p['synapses']:,}", "yes" if p["plastic"] else "")
+        console.print(projs)
+
+    passes = Table(title="passes", show_edge=False)
+    passes.add_column("pass")
+    passes.add_column("seconds", justify="right")
+    for p in report["passes"]:
+        passes.add_row(p["pass"], f"{p['seconds']:.4f}")
+    console.print(passes)
+
+    for d in report["diagnostics"]:
+        if d["level"] != "info":
+            subject = f" {d['subject']}:" if d["subject"] else ""
+            console.print(f"[yellow]{d['level']}[/] [{d['pass']}]{subject} {d['message']}")
