@@ -1,0 +1,101 @@
+"""Every CLI command, end to end on the bundled example."""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+
+from cli_helpers import run_cli
+from neurocompile.ir import load_network
+
+
+def test_boards_lists_the_six_boards():
+    res = run_cli("boards")
+    assert res.exit_code == 0, res.output
+    for name in ("spinn-3", "spinn-5", "spinnaker-24board", "loihi2-oheo-gulch", "loihi2-kapoho-point",
+                 "loihi1-nahuku-32"):
+        assert name in res.output
+    assert "1,152" in res.output  # the 24-board machine's chip count
+
+
+def test_models_lists_synfire_with_options():
+    res = run_cli("models")
+    assert res.exit_code == 0, res.output
+    assert "synfire" in res.output and "n_groups=10" in res.output
+
+
+def test_compile_writes_network_and_report(tmp_path):
+    out = tmp_path / "c"
+    res = run_cli("compile", "synfire", "--board", "spinn-5", "-o", out, "--seed", "5")
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["report_version"] == 1 and report["seed"] == 5
+    assert report["board"]["name"] == "spinn-5"
+    assert [p["pass"] for p in report["passes"]] == ["validate", "naive_placement"]
+    placed = {(s["population"], s["start"], s["stop"]) for s in report["placement"]}
+    net = load_network(out / "network.ncnet")
+    # Every neuron of every population is placed exactly once.
+    for pop in net.populations.values():
+        covered = np.zeros(pop.size, dtype=int)
+        for name, a, b in placed:
+            if name == pop.name:
+                covered[a:b] += 1
+        assert np.all(covered == 1), pop.name
+    assert report["utilization"]["cores_used"] == len(report["placement"])
+    assert net.seed == 5
+
+
+def test_compile_is_deterministic(tmp_path):
+    for d in ("a", "b"):
+        assert run_cli("compile", "synfire", "-o", tmp_path / d, "--seed", "2").exit_code == 0
+    ra = json.loads((tmp_path / "a" / "report.json").read_text())
+    rb = json.loads((tmp_path / "b" / "report.json").read_text())
+    assert ra["placement"] == rb["placement"]
+    assert (tmp_path / "a" / "network.ncnet").read_bytes() == (tmp_path / "b" / "network.ncnet").read_bytes()
+
+
+def test_compile_accepts_a_network_file_and_model_params(tmp_path):
+    assert run_cli("compile", "synfire", "--param", "n_groups=4", "-o", tmp_path / "c").exit_code == 0
+    res = run_cli("compile", tmp_path / "c" / "network.ncnet", "--board", "loihi2-oheo-gulch", "-o", tmp_path / "d")
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "d" / "report.json").read_text())
+    assert report["network"]["neurons"] == 4 * 100 + 100 + 4 * 25
+
+
+def test_simulate_writes_outputs_and_is_bit_identical(tmp_path):
+    for d in ("s1", "s2"):
+        res = run_cli("simulate", "synfire", "--steps", "150", "-o", tmp_path / d, "--seed", "3")
+        assert res.exit_code == 0, res.output
+    summary = json.loads((tmp_path / "s1" / "summary.json").read_text())
+    assert summary["seed"] == 3 and summary["steps"] == 150 and summary["mode"] == "float"
+    chain = next(p for p in summary["populations"] if p["name"] == "chain")
+    assert chain["spikes"] > 1000  # the pulse travels around the ring
+    a, b = np.load(tmp_path / "s1" / "spikes.npz"), np.load(tmp_path / "s2" / "spikes.npz")
+    assert sorted(a.files) == sorted(b.files)
+    for k in a.files:
+        assert np.array_equal(a[k], b[k])
+    assert (tmp_path / "s1" / "raster.png").stat().st_size > 10_000
+
+
+def test_report_prints_summary_and_json(tmp_path):
+    assert run_cli("compile", "synfire", "-o", tmp_path / "c").exit_code == 0
+    res = run_cli("report", tmp_path / "c")
+    assert res.exit_code == 0, res.output
+    assert "synfire on spinn-5" in res.output and "cores:" in res.output and "naive_placement" in res.output
+    res = run_cli("report", tmp_path / "c", "--json")
+    assert json.loads(res.output)["report_version"] == 1
+
+
+def test_help_explains_each_command_with_an_example():
+    for cmd in ("boards", "models", "compile", "simulate", "report"):
+        res = run_cli(cmd, "--help")
+        assert res.exit_code == 0 and "Example" in res.output, cmd
+
+
+def test_installed_console_script_runs():
+    # The real entry point, in a fresh process: what a user types.
+    exe = [sys.executable, "-m", "neurocompile.cli", "--version"]
+    proc = subprocess.run(exe, capture_output=True, text=True, timeout=120)
+    assert proc.returncode == 0 and "neurocompile" in proc.stdout
