@@ -90,7 +90,8 @@ def boards() -> None:
 
     table = Table(show_edge=False)
     for col in ("board", "family", "chips", "cores/chip", "neurons/core", "max delay (steps)", "description"):
-        table.add_column(col, justify="right" if col in ("chips", "cores/chip", "neurons/core", "max delay (steps)") else "left")
+        table.add_column(col, no_wrap=col == "board",
+                         justify="right" if col in ("chips", "cores/chip", "neurons/core", "max delay (steps)") else "left")
     for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips)):
         s = b.summary()
         table.add_row(s["name"], s["family"], f"{s['chips']:,}", str(s["cores_per_chip"]),

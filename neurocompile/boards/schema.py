@@ -16,6 +16,8 @@ import yaml
 from neurocompile.errors import BoardError
 
 SCHEMA_VERSION = 1
+TOP_LEVEL_FIELDS = ("schema_version", "name", "family", "description", "topology", "cores_per_chip", "chip_limits",
+                    "core_limits", "number_format", "delays", "timestep_ms", "energy", "notes")
 FAMILIES = ("spinnaker", "loihi1", "loihi2")
 TOPOLOGIES = ("hexagonal", "mesh", "single")
 
@@ -145,7 +147,7 @@ class _Reader:
                 return default
             raise self.fail(f"{where}{key}", expected, "<missing>")
         raw = d[key]
-        if isinstance(raw, bool) and conv is not bool:
+        if isinstance(raw, bool) != (conv is bool):  # bool("no") is True; 1 is not a boolean
             raise self.fail(f"{where}{key}", expected, raw)
         try:
             v = conv(raw)
@@ -164,12 +166,18 @@ class _Reader:
         return self.get(d, key, where, int, "an integer", **kw)
 
 
+def _no_unknown(r: _Reader, d: dict[str, Any], allowed: tuple[str, ...], where: str) -> None:
+    unknown = sorted(str(k) for k in set(d) - set(allowed))
+    if unknown:
+        raise r.fail(f"{where}{unknown[0]}", f"one of {list(allowed)} (unknown field)", unknown[0])
+
+
 def _coords(r: _Reader, raw: Any, where: str, width: int, height: int) -> tuple[tuple[int, int], ...]:
     if not isinstance(raw, list):
         raise r.fail(where, "a list of [x, y] pairs", raw)
     out = []
     for i, c in enumerate(raw):
-        if (not isinstance(c, list) or len(c) != 2 or not all(isinstance(v, int) for v in c)
+        if (not isinstance(c, list) or len(c) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in c)
                 or not (0 <= c[0] < width and 0 <= c[1] < height)):
             raise r.fail(f"{where}[{i}]", f"[x, y] with 0<=x<{width}, 0<=y<{height}", c)
         out.append((c[0], c[1]))
@@ -181,6 +189,7 @@ def _coords(r: _Reader, raw: Any, where: str, width: int, height: int) -> tuple[
 def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
     t = r.section(d, "topology", "")
     w = "topology."
+    _no_unknown(r, t, ("kind", "width", "height", "wrap", "chips", "chip_columns", "ethernet_chips"), w)
     kind = r.get(t, "kind", w, str, f"one of {list(TOPOLOGIES)}", lambda v: v in TOPOLOGIES)
     width = r.pos_int(t, "width", w)
     height = r.pos_int(t, "height", w)
@@ -194,13 +203,16 @@ def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
             raise r.fail(w + "chip_columns", f"a list of {width} [y_first, y_last] pairs", cols)
         chips_l = []
         for x, c in enumerate(cols):
-            if not (isinstance(c, list) and len(c) == 2 and all(isinstance(v, int) for v in c)
+            if not (isinstance(c, list) and len(c) == 2
+                    and all(isinstance(v, int) and not isinstance(v, bool) for v in c)
                     and 0 <= c[0] <= c[1] < height):
                 raise r.fail(f"{w}chip_columns[{x}]", f"[y_first, y_last] within 0..{height - 1}", c)
             chips_l += [(x, y) for y in range(c[0], c[1] + 1)]
         chips = tuple(chips_l)
     else:
         chips = tuple((x, y) for x in range(width) for y in range(height))
+    if kind == "single" and len(chips) != 1:
+        raise r.fail(w + "kind", f"'mesh' or 'hexagonal' for {len(chips)} chips ('single' means one chip)", kind)
     eth = _coords(r, t.get("ethernet_chips", []), w + "ethernet_chips", width, height)
     if not set(eth) <= set(chips):
         raise r.fail(w + "ethernet_chips", "coordinates of chips that exist", sorted(set(eth) - set(chips)))
@@ -218,6 +230,8 @@ def _read_limits(r: _Reader, d: dict[str, Any], key: str, known: dict[str, str])
 def _read_format(r: _Reader, d: dict[str, Any], family: str) -> SpinnakerFormat | LoihiFormat:
     f = r.section(d, "number_format", "")
     w = "number_format."
+    _no_unknown(r, f, tuple(SpinnakerFormat.__dataclass_fields__ if family == "spinnaker"
+                            else LoihiFormat.__dataclass_fields__), w)
     if family == "spinnaker":
         return SpinnakerFormat(
             state_integer_bits=r.pos_int(f, "state_integer_bits", w),
@@ -248,12 +262,15 @@ def _read_format(r: _Reader, d: dict[str, Any], family: str) -> SpinnakerFormat 
 def _read_delays(r: _Reader, d: dict[str, Any]) -> Delays:
     s = r.section(d, "delays", "")
     w = "delays."
+    _no_unknown(r, s, ("min_steps", "max_steps_in_core", "max_steps_extended", "extension"), w)
     mn = r.pos_int(s, "min_steps", w)
     core = r.get(s, "max_steps_in_core", w, int, f"an integer >= min_steps ({mn})", lambda v: v >= mn)
     ext = r.get(s, "max_steps_extended", w, int, f"an integer >= max_steps_in_core ({core})",
                 lambda v: v >= core, default=core)
     kinds = ("none", "delay_extension_cores", "relay_neurons")
     mech = r.get(s, "extension", w, str, f"one of {list(kinds)}", lambda v: v in kinds, default="none")
+    if mech == "none" and ext != core:
+        raise r.fail(w + "max_steps_extended", f"== max_steps_in_core ({core}) when extension is 'none'", ext)
     return Delays(mn, core, ext, mech)
 
 
@@ -262,7 +279,11 @@ def parse_board(data: Any, source: str) -> Board:
     if not isinstance(data, dict):
         raise BoardError(f"{source}: expected a YAML mapping at the top level, got {type(data).__name__}")
     r.get(data, "schema_version", "", int, f"{SCHEMA_VERSION}", lambda v: v == SCHEMA_VERSION)
+    _no_unknown(r, data, TOP_LEVEL_FIELDS, "")
     name = r.get(data, "name", "", str, "a non-empty string", lambda v: bool(v.strip()))
+    description = data.get("description")
+    if not isinstance(description, str) or not description.strip():
+        raise r.fail("description", "a non-empty string", description if "description" in data else "<missing>")
     family = r.get(data, "family", "", str, f"one of {list(FAMILIES)}", lambda v: v in FAMILIES)
     topo = _read_topology(r, data)
     chip = _read_limits(r, data, "chip_limits", CHIP_RESOURCES)
@@ -275,13 +296,16 @@ def parse_board(data: Any, source: str) -> Board:
                                            and v > 0 for v in ts):
         raise r.fail("timestep_ms", "a list of positive numbers", ts)
     energy = data.get("energy", {}) or {}
-    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and v >= 0 for v in energy.values()):
+    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
+                                               for v in energy.values()):
         raise r.fail("energy", "a mapping of event name to non-negative joules", energy)
     notes = data.get("notes", []) or []
+    if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
+        raise r.fail("notes", "a list of strings", notes)
     return Board(
         name=name,
         family=family,
-        description=str(data.get("description", "")),
+        description=description.strip(),
         source_file=source,
         topology=topo,
         cores_per_chip=cores_per_chip,
@@ -301,10 +325,16 @@ def load_board_file(path: str | Path) -> Board:
         text = path.read_text()
     except OSError as e:
         raise BoardError(f"board file {str(path)!r} cannot be read ({e.strerror})") from None
+    except UnicodeDecodeError as e:
+        raise BoardError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
     try:
         data = yaml.safe_load(text)
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f" at line {mark.line + 1}" if mark else ""
         raise BoardError(f"{path}: not valid YAML{loc} ({getattr(e, 'problem', e)})") from None
-    return parse_board(data, str(path))
+    board = parse_board(data, str(path))
+    if board.name != path.stem:  # boards are looked up by file stem; a different name would be confusing
+        raise BoardError(f"{path}: field 'name': expected the file name without .yaml ({path.stem!r}), "
+                         f"got {board.name!r}")
+    return board
