@@ -26,9 +26,10 @@ change e.g. ``ring_buffer_sigma`` and therefore the weights.  ``XDG_CACHE_HOME``
 Reports: ``[Mode] mode = Production`` turns every ``Info``/``Debug`` report off
 (``spinn_front_end_common/interface/config_handler.py`` ``_debug_configs``);
 ``[Reports] write_network_graph`` (graphviz, ``spynnaker/pyNN/spynnaker.cfg``) is also forced off;
-``[Reports] default_report_file_path`` (``spinn_utilities/spinn_utilities.cfg``; a ``reports``
-sub-directory is added) points inside ``root``; the per-run timestamped folder, the stack-trace
-file, ``global_provenance.sqlite3`` and the data-spec database all live there.
+``[Reports] default_report_file_path`` (``spinn_utilities/spinn_utilities.cfg``; sPyNNaker adds a
+``reports`` sub-directory) is ``root``, so reports land in ``root/reports``; the per-run
+timestamped folder, the stack-trace file, ``global_provenance.sqlite3`` and the data-spec
+database all live there.
 """
 from __future__ import annotations
 
@@ -55,9 +56,9 @@ def _cfg_text(sections: Mapping[str, Mapping[str, object]]) -> str:
     return "\n".join(lines) + "\n"
 
 
-def default_cfg(report_dir: Path | str, *, board_version: int = 5,
+def default_cfg(report_parent: Path | str, *, board_version: int = 5,
                 log_level: str = "warning") -> dict[str, dict[str, object]]:
-    """The configuration sections we write (virtual board, quiet, reports under ``report_dir``)."""
+    """The configuration we write: virtual board, quiet, reports in ``report_parent/reports``."""
     return {
         "Machine": {
             "virtual_board": True,        # spinn_machine.cfg: map without any hardware
@@ -65,7 +66,7 @@ def default_cfg(report_dir: Path | str, *, board_version: int = 5,
         },
         "Mode": {"mode": "Production"},   # every Info/Debug report and kept file off
         "Reports": {
-            "default_report_file_path": str(report_dir),
+            "default_report_file_path": str(report_parent),
             "write_network_graph": False,  # needs graphviz (spynnaker.cfg default: Debug)
             "display_algorithm_timings": False,
             "max_reports_kept": 2,
@@ -81,7 +82,7 @@ class SpynnakerEnv:
     root: Path
     config_dir: Path      #: value of XDG_CONFIG_HOME; holds .spynnaker.cfg
     config_file: Path
-    report_dir: Path      #: [Reports] default_report_file_path
+    report_dir: Path      #: where sPyNNaker puts its reports (default_report_file_path + "/reports")
     workdir: Path         #: run sPyNNaker from here (no ./spynnaker.cfg)
     overrides: dict[str, str] = field(default_factory=dict)  #: environment variables we set
 
@@ -132,7 +133,7 @@ class SpynnakerEnv:
 def make_spynnaker_env(base_dir: str | Path | None = None, *, board_version: int = 5,
                        isolate_home: bool = True, log_level: str = "warning",
                        extra_cfg: Mapping[str, Mapping[str, object]] | None = None) -> SpynnakerEnv:
-    """Create (or reuse) ``base_dir`` (default: a fresh ``tempfile.mkdtemp``) as a private sPyNNaker home.
+    """Make ``base_dir`` (default: a fresh ``tempfile.mkdtemp``) a private sPyNNaker home.
 
     ``extra_cfg`` adds or overrides options, e.g. ``{"Simulation": {"ring_buffer_sigma": 3}}``.
     Nothing is written outside ``base_dir``.
@@ -141,13 +142,13 @@ def make_spynnaker_env(base_dir: str | Path | None = None, *, board_version: int
     root = root.resolve()
     config_dir = root / "xdg_config"
     site_dir = root / "xdg_site"          # empty on purpose
-    report_dir = root / "reports"
+    report_dir = root / "reports"        # sPyNNaker appends "reports" to default_report_file_path
     workdir = root / "run"
     home = root / "home"
     cache = root / "cache"
-    for d in (config_dir, site_dir, report_dir, workdir, cache):
+    for d in (config_dir, site_dir, workdir, cache):
         d.mkdir(parents=True, exist_ok=True)
-    sections = default_cfg(report_dir, board_version=board_version, log_level=log_level)
+    sections = default_cfg(root, board_version=board_version, log_level=log_level)
     for section, options in (extra_cfg or {}).items():
         sections.setdefault(section, {}).update(options)
     config_file = config_dir / USER_CFG_NAME
@@ -170,12 +171,16 @@ def spynnaker_env(base_dir: str | Path | None = None, *, keep: bool = False,
                   **kwargs) -> Iterator[SpynnakerEnv]:
     """Context manager around :func:`make_spynnaker_env`; removes a temporary root on exit.
 
-    A ``base_dir`` given by the caller is never removed.
+    A ``base_dir`` given by the caller is never removed.  Nor is the root when sPyNNaker was
+    imported in *this* process: ``sim.setup`` registers an ``atexit`` hook
+    (``spinn_utilities/data/utils_data_writer.py`` ``write_errored_file``) that writes into the
+    report directory at interpreter exit and would fail if it were gone.
     """
     made_here = base_dir is None
     senv = make_spynnaker_env(base_dir, **kwargs)
     try:
         yield senv
     finally:
-        if made_here and not keep:
+        in_process = "spinn_utilities.data.utils_data_writer" in sys.modules
+        if made_here and not keep and not in_process:
             shutil.rmtree(senv.root, ignore_errors=True)
