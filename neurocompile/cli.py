@@ -6,6 +6,7 @@ Every user error (bad model, board, option, a network that does not fit) is prin
 from __future__ import annotations
 
 import sys
+import warnings
 from pathlib import Path
 from typing import Any
 
@@ -75,6 +76,13 @@ def cli() -> None:
       neurocompile report out/synfire
       neurocompile simulate synfire --board spinn-5 --steps 500 -o out/synfire-sim
     """
+    warnings.showwarning = _show_warning
+
+
+def _show_warning(message: Warning | str, category: type, filename: str, lineno: int,
+                  file: Any = None, line: str | None = None) -> None:
+    """Warnings (e.g. approximations in a NIR import) as one readable line, not a source dump."""
+    err.print(f"[yellow]warning:[/] {message}", highlight=False)
 
 
 @cli.command()

@@ -77,6 +77,7 @@ CASES = {
     "unknown backend": (lambda t: ["simulate", "synfire", "--backend", "truenorth", "--steps", "5"], ["unknown backend 'truenorth'", "sim"]),
     "unknown sim mode": (lambda t: ["simulate", "synfire", "--mode", "posit8", "--steps", "5"], ["no 'posit8' mode", "float"]),
     "zero steps": (lambda t: ["simulate", "synfire", "--steps", "0"], ["--steps", "0"]),
+    "nir file garbage": (lambda t: ["compile", str((t / "g.nir").write_bytes(b"junk") and t / "g.nir")], ["g.nir"]),
     "unsupported file version": (lambda t: ["compile", _versioned(t)], ["format_version 7 is not supported"]),
 }
 

@@ -99,3 +99,17 @@ def test_installed_console_script_runs():
     exe = [sys.executable, "-m", "neurocompile.cli", "--version"]
     proc = subprocess.run(exe, capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and "neurocompile" in proc.stdout
+
+
+def test_compile_and_simulate_a_nir_file(tmp_path):
+    from neurocompile.models.synfire import build
+    from neurocompile.nir_import import save_nir
+
+    path = tmp_path / "syn.nir"
+    save_nir(build(n_groups=3, inhibition=False), path)
+    res = run_cli("compile", path, "--board", "spinn-5", "-o", tmp_path / "c")
+    assert res.exit_code == 0, res.output
+    report = json.loads((tmp_path / "c" / "report.json").read_text())
+    assert report["network"]["neurons"] == 3 * 100 + 100
+    res = run_cli("simulate", path, "--steps", "60")
+    assert res.exit_code == 0, res.output
