@@ -15,6 +15,7 @@ import numpy as np
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
 from neurocompile.backends.sim.propagation import PreSortedSynapses, RingBuffer
 from neurocompile.backends.sim.sources import make_source
+from neurocompile.backends.sim.stdp import PairSTDP, make_plasticity
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network
 
@@ -34,6 +35,8 @@ class SimResult:
     final_state: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)
     synaptic_events: int = 0
     wall_s: float = 0.0
+    # Plastic projections only: signed weights at the end of the run, in the projection's order.
+    weights: dict[str, np.ndarray] = field(default_factory=dict)
 
     def raster(self, pop: str, n: int) -> np.ndarray:
         """Boolean (steps, n) spike raster of one population."""
@@ -69,6 +72,7 @@ class Simulation:
                 incoming = list(net.projections_into(pop.name))
                 self.groups[pop.name] = mode.make_group(pop, incoming, net)
         self.channels: dict[str, dict[Hashable, _Channel]] = {name: {} for name in self.groups}
+        self.plastic: dict[str, PairSTDP] = {}
         for proj in net.projections.values():
             key = mode.channel(proj)
             n_post = net.populations[proj.post].size
@@ -78,7 +82,12 @@ class Simulation:
                 chans[key] = _Channel(RingBuffer(depth, n_post, mode.accum_dtype), [])
             elif chans[key].buffer.data.shape[0] < depth:
                 chans[key].buffer = RingBuffer(depth, n_post, mode.accum_dtype)
-            syn = PreSortedSynapses.build(proj, net.populations[proj.pre].size, mode.synapse_values(proj))
+            n_pre = net.populations[proj.pre].size
+            build = getattr(mode, "build_synapses", None)  # optional mode hook (loihi2 mode)
+            syn = (build(proj, n_pre, n_post) if build is not None
+                   else PreSortedSynapses.build(proj, n_pre, mode.synapse_values(proj)))
+            if proj.plasticity is not None:  # updates syn.weight in place (stdp.py)
+                self.plastic[proj.name] = make_plasticity(proj, syn, mode, net)
             chans[key].feeds.append((proj.pre, syn))
         # Out-edges per presynaptic population, for the scatter phase.
         self._out: dict[str, list[tuple[PreSortedSynapses, RingBuffer]]] = {}
@@ -116,6 +125,8 @@ class Simulation:
                 fired[name] = group.step(t, inputs)
                 for var, arr in traces.get(name, {}).items():
                     arr[k] = group.state(var)
+            for pl in self.plastic.values():  # before the scatter: spikes carry updated weights
+                pl.step(t, fired[pl.pre], fired[pl.post])
             for name, idx in fired.items():
                 if idx.size:
                     spk_steps[name].append(np.full(idx.size, t, dtype=np.int32))
@@ -131,4 +142,5 @@ class Simulation:
                   for p in self.net.populations}
         final = {p: {v: g.state(v) for v in g.state_vars} for p, g in self.groups.items()}
         return SimResult(steps, self.seed, self.mode.name, self.net.dt_ms, spikes, traces, final,
-                         self.synaptic_events, wall)
+                         self.synaptic_events, wall,
+                         weights={n: pl.weights() for n, pl in self.plastic.items()})

@@ -27,11 +27,20 @@ DELAY_DTYPE = np.int32
 
 @dataclass(frozen=True)
 class STDPRule:
-    """Pair-based STDP with additive weight dependence (all-to-all nearest-neighbour free traces).
+    """Pair-based STDP with additive weight dependence, with sPyNNaker 1!7.4.1's semantics
+    (STDPMechanism(SpikePairRule(tau_plus, tau_minus, A_plus=a_plus, A_minus=a_minus),
+    AdditiveWeightDependence(w_min, w_max))); see docs/plasticity.md.
 
-    dw = +a_plus * w_max * exp(-dt/tau_plus) for pre-before-post, -a_minus * w_max *
-    exp(-dt/tau_minus) for post-before-pre; weights clipped to [w_min, w_max] (magnitudes, so the
-    rule means the same for inhibitory projections whose weights are negative).
+    All-to-all pairing through per-neuron traces. For a synapse with delay d (steps), a pre spike
+    emitted at step t_pre and a post spike emitted at step t_post form a pair with
+    D = t_post + d - t_pre (the delay is dendritic):
+        D > 0:  |w| += a_plus  * exp(-D * dt / tau_plus)
+        D <= 0: |w| -= a_minus * exp( D * dt / tau_minus)
+    a_plus and a_minus are absolute weight steps in the projection's weight units, NOT scaled by
+    w_max (PyNN's NEST and Brian2 backends do scale them: exporters there divide by w_max).
+    The rule acts on |w|, clipped to [w_min, w_max]; inhibitory weights keep their sign. Updates
+    are deferred as on SpiNNaker: a synapse changes when its pre neuron spikes, and that spike
+    already carries the updated weight.
     """
 
     tau_plus: float = 20.0
