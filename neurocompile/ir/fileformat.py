@@ -88,6 +88,14 @@ def network_to_manifest(net: Network) -> tuple[dict[str, Any], dict[str, np.ndar
     return manifest, w.arrays
 
 
+def _entry(name: str) -> zipfile.ZipInfo:
+    """A zip entry with a fixed timestamp, so the same network always gives the same bytes."""
+    info = zipfile.ZipInfo(name, date_time=(1980, 1, 1, 0, 0, 0))
+    info.compress_type = zipfile.ZIP_STORED
+    info.external_attr = 0o644 << 16
+    return info
+
+
 def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
     """Write atomically: a crash leaves either the old file or the new one, never half of one."""
     path = Path(path)
@@ -101,11 +109,11 @@ def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
         with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr("manifest.json", text)
+            zf.writestr(_entry("manifest.json"), text)
             for name, arr in arrays.items():
                 buf = io.BytesIO()
                 np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-                zf.writestr(name, buf.getvalue())
+                zf.writestr(_entry(name), buf.getvalue())
         os.replace(tmp, path)
     except BaseException:
         if os.path.exists(tmp):
