@@ -38,7 +38,6 @@ from __future__ import annotations
 import json
 import math
 import os
-import tempfile
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -52,6 +51,7 @@ import nir
 from neurocompile.errors import FileFormatError, ModelError
 from neurocompile.ir.network import Network, Population, Projection, STDPRule
 from neurocompile.ir.validate import validate_network
+from neurocompile.outdir import atomic_path
 
 __all__ = ["NIRApproximationWarning", "SUPPORTED_NODE_TYPES", "from_nir", "load_nir", "save_nir",
            "to_nir"]
@@ -772,16 +772,8 @@ def save_nir(net: Network, path: str | os.PathLike[str], *, time_unit_ms: float 
     """Export with `to_nir` and write a .nir (HDF5) file via `nir.write`, atomically."""
     graph = to_nir(net, time_unit_ms=time_unit_ms)
     path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
+    with atomic_path(path) as tmp:
         nir.write(tmp, graph)
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
     return path
 
 

@@ -1,4 +1,4 @@
-"""Output directories appear whole or not at all.
+"""Output files and directories appear whole or not at all.
 
 Everything is written into a hidden sibling directory; only when all files are complete is it
 renamed into place. An error half-way leaves the previous output (if any) untouched.
@@ -13,6 +13,22 @@ from pathlib import Path
 from typing import Iterator
 
 from neurocompile.errors import NeurocompileError
+
+
+@contextlib.contextmanager
+def atomic_path(path: str | os.PathLike[str]) -> Iterator[Path]:
+    """Yield a temporary path beside `path`; it replaces `path` only if the block succeeds."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        yield Path(tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        if os.path.exists(tmp):
+            os.unlink(tmp)
+        raise
 
 
 @contextlib.contextmanager

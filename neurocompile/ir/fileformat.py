@@ -11,7 +11,6 @@ from __future__ import annotations
 import io
 import json
 import os
-import tempfile
 import zipfile
 from pathlib import Path
 from typing import Any
@@ -20,6 +19,7 @@ import numpy as np
 
 from neurocompile.errors import FileFormatError
 from neurocompile.ir.network import Network, Population, Projection, STDPRule
+from neurocompile.outdir import atomic_path
 
 FORMAT_NAME = "neurocompile-network"
 FORMAT_VERSION = 1
@@ -105,20 +105,12 @@ def save_network(net: Network, path: str | os.PathLike[str]) -> Path:
     except (TypeError, ValueError) as e:
         raise FileFormatError(f"network {net.name!r} cannot be saved: metadata/annotations must be "
                               f"JSON values without NaN ({e})") from None
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as fh, zipfile.ZipFile(fh, "w", zipfile.ZIP_STORED) as zf:
-            zf.writestr(_entry("manifest.json"), text)
-            for name, arr in arrays.items():
-                buf = io.BytesIO()
-                np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
-                zf.writestr(_entry(name), buf.getvalue())
-        os.replace(tmp, path)
-    except BaseException:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
-        raise
+    with atomic_path(path) as tmp, zipfile.ZipFile(tmp, "w", zipfile.ZIP_STORED) as zf:
+        zf.writestr(_entry("manifest.json"), text)
+        for name, arr in arrays.items():
+            buf = io.BytesIO()
+            np.save(buf, np.ascontiguousarray(arr), allow_pickle=False)
+            zf.writestr(_entry(name), buf.getvalue())
     return path
 
 
