@@ -11,7 +11,7 @@ import numpy as np
 from neurocompile.ir.network import Network
 
 
-def build(n_groups: int = 10, group_size: int = 100, fan_in: int = 60, weight_nA: float = 0.4,
+def build(n_groups: int = 10, group_size: int = 100, fan_in: int = 60, weight_nA: float = 0.3,
           delay_min: int = 4, delay_max: int = 6, inhibition: bool = True, seed: int = 42) -> Network:
     """Synfire chain ring (n_groups x group_size LIF neurons) kicked by a spike pulse."""
     if n_groups < 2 or group_size < 1 or not 0 < fan_in <= group_size:
@@ -22,8 +22,8 @@ def build(n_groups: int = 10, group_size: int = 100, fan_in: int = 60, weight_nA
     net = Network(name="synfire", dt_ms=1.0, seed=seed)
     n = n_groups * group_size
     net.add_population("chain", n, "lif_curr_exp",
-                       {"tau_m": 10.0, "tau_syn_E": 2.0, "tau_syn_I": 5.0, "tau_refrac": 2.0,
-                        "v_rest": -65.0, "v_reset": -70.0, "v_thresh": -55.0, "v_init": -65.0},
+                       {"tau_m": 10.0, "tau_syn_E": 2.0, "tau_syn_I": 2.0, "tau_refrac": 0.0,
+                        "v_rest": -65.0, "v_reset": -65.0, "v_thresh": -55.0, "v_init": -65.0},
                        record=("spikes",))
     net.add_spike_source("stimulus", [[5] for _ in range(group_size)])
     net.add_projection("stimulus", "chain", np.arange(group_size), np.arange(group_size), 12.0, 1,
@@ -43,13 +43,13 @@ def build(n_groups: int = 10, group_size: int = 100, fan_in: int = 60, weight_nA
         # Each group briefly inhibits itself after firing: keeps the packet from smearing out.
         n_inh = max(1, group_size // 4)
         net.add_population("inhibitory", n_groups * n_inh, "lif_curr_exp",
-                           {"tau_m": 10.0, "tau_syn_E": 2.0, "tau_refrac": 2.0, "v_thresh": -55.0})
+                           {"tau_m": 10.0, "tau_syn_E": 2.0, "tau_syn_I": 2.0, "tau_refrac": 0.0, "v_thresh": -55.0})
         g_of = np.repeat(np.arange(n_groups), group_size)
         src = np.arange(n)
         tgt = g_of * n_inh + rng.integers(0, n_inh, size=n)
-        net.add_projection("chain", "inhibitory", src, tgt, 1.5, 1, receptor="excitatory", name="to_inh")
+        net.add_projection("chain", "inhibitory", src, tgt, 3.0, 1, receptor="excitatory", name="to_inh")
         inh_pre = np.repeat(np.arange(n_groups * n_inh), group_size)
         inh_post = (inh_pre // n_inh) * group_size + np.tile(np.arange(group_size), n_groups * n_inh)
-        net.add_projection("inhibitory", "chain", inh_pre, inh_post, -0.3, 1, receptor="inhibitory",
+        net.add_projection("inhibitory", "chain", inh_pre, inh_post, -1.0, 1, receptor="inhibitory",
                            name="feedback_inh")
     return net

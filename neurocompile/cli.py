@@ -170,7 +170,8 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
               help="Bundled board name or path to a board .yaml; the network must fit it.")
 @click.option("--backend", default="sim", show_default=True, help="Backend plugin that runs the network.")
 @click.option("--mode", default=None,
-              help="Numeric mode of the sim backend (float, ...); default: the network's number format.")
+              help="Numeric mode of the sim backend: float (unquantized reference), loihi2, spinnaker; "
+                   "default: the board's number format.")
 @click.option("--steps", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Timesteps to run.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
@@ -199,7 +200,9 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     ok, why = runner.available()
     if not ok:
         raise UserFacingError(f"backend {backend!r} is not usable here: {why}")
-    compiled = compile_network(net, board, seed=seed, target=target).network
+    # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
+    compile_options = {"quantize": False} if mode == "float" else {}
+    compiled = compile_network(net, board, seed=seed, target=target, options=compile_options).network
     options = {"mode": mode} if mode else {}
     with _progress_bar() as bar:
         task = bar.add_task(f"simulating ({backend})", total=steps)

@@ -42,7 +42,9 @@ def test_spinnaker_boards():
         assert b.family == "spinnaker"
         assert b.topology.kind == "hexagonal"
         assert b.cores_per_chip == 18
-        assert b.chip_limits == {"sdram_bytes": 123469792, "router_entries": 1023, "cores": 16}
+        assert b.chip_limits == {"sdram_bytes": 123469792, "router_entries": 1023, "cores": 16,
+                                 "ethernet_chip_cores": 15}
+        assert b.mapping["ring_buffer_bits"] == 14 and b.mapping["neuron_bytes"]["lif_curr_exp"] == 60
         assert b.core_limits == {"neurons": 256, "dtcm_bytes": 65536}
         assert b.number_format == SpinnakerFormat(16, 15, 16, 15)
         # 2**(14 - atom_bits(256) - type_bits(2)) in core; delay extension adds 8x that.
@@ -59,7 +61,7 @@ def test_spinnaker_boards():
     assert (4, 20) in big.topology.ethernet_chips and (44, 16) in big.topology.ethernet_chips
     for x, y in big.topology.ethernet_chips:  # SpiNNMachine version_48_chips.illegal_ethernet_message
         assert x % 4 == 0 and (x + y) % 12 == 0
-    assert s5.n_cores == 48 * 16
+    assert s5.n_cores == 48 * 16 - 1  # the Ethernet chip has 15 application cores
 
 
 def test_loihi_boards():

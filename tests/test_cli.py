@@ -31,18 +31,20 @@ def test_compile_writes_network_and_report(tmp_path):
     res = run_cli("compile", "synfire", "--board", "spinn-5", "-o", out, "--seed", "5")
     assert res.exit_code == 0, res.output
     report = json.loads((out / "report.json").read_text())
-    assert report["report_version"] == 1 and report["seed"] == 5
+    assert report["report_version"] == 2 and report["seed"] == 5
     assert report["board"]["name"] == "spinn-5"
-    assert [p["pass"] for p in report["passes"]] == ["validate", "naive_placement"]
-    placed = {(s["population"], s["start"], s["stop"]) for s in report["placement"]}
+    assert [p["pass"] for p in report["passes"]] == ["validate", "quantize", "delays", "partition", "placement",
+                                                   "routing", "resource_check"]
     net = load_network(out / "network.ncnet")
-    # Every neuron of every population is placed exactly once.
+    # Every neuron of every population is placed exactly once (slices are runs of neuron indices).
     for pop in net.populations.values():
         covered = np.zeros(pop.size, dtype=int)
-        for name, a, b in placed:
-            if name == pop.name:
-                covered[a:b] += 1
+        for s in report["placement"]:
+            if s["population"] == pop.name:
+                for a, b in s["ranges"]:
+                    covered[a:b + 1] += 1
         assert np.all(covered == 1), pop.name
+    assert report["mapping"]["summary"]["cores_used"] == len(report["placement"])
     assert report["utilization"]["cores_used"] == len(report["placement"])
     assert net.seed == 5
 
@@ -69,7 +71,7 @@ def test_simulate_writes_outputs_and_is_bit_identical(tmp_path):
         res = run_cli("simulate", "synfire", "--steps", "150", "-o", tmp_path / d, "--seed", "3")
         assert res.exit_code == 0, res.output
     summary = json.loads((tmp_path / "s1" / "summary.json").read_text())
-    assert summary["seed"] == 3 and summary["steps"] == 150 and summary["mode"] == "float"
+    assert summary["seed"] == 3 and summary["steps"] == 150 and summary["mode"] == "spinnaker"
     chain = next(p for p in summary["populations"] if p["name"] == "chain")
     assert chain["spikes"] > 1000  # the pulse travels around the ring
     a, b = np.load(tmp_path / "s1" / "spikes.npz"), np.load(tmp_path / "s2" / "spikes.npz")
@@ -83,9 +85,9 @@ def test_report_prints_summary_and_json(tmp_path):
     assert run_cli("compile", "synfire", "-o", tmp_path / "c").exit_code == 0
     res = run_cli("report", tmp_path / "c")
     assert res.exit_code == 0, res.output
-    assert "synfire on spinn-5" in res.output and "cores:" in res.output and "naive_placement" in res.output
+    assert "synfire on spinn-5" in res.output and "cores:" in res.output and "placement" in res.output
     res = run_cli("report", tmp_path / "c", "--json")
-    assert json.loads(res.output)["report_version"] == 1
+    assert json.loads(res.output)["report_version"] == 2
 
 
 def test_help_explains_each_command_with_an_example():
@@ -113,3 +115,17 @@ def test_compile_and_simulate_a_nir_file(tmp_path):
     assert report["network"]["neurons"] == 3 * 100 + 100
     res = run_cli("simulate", path, "--steps", "60")
     assert res.exit_code == 0, res.output
+
+
+def test_simulate_on_each_board_family_uses_its_arithmetic(tmp_path):
+    for board, mode in (("spinn-5", "spinnaker"), ("loihi2-oheo-gulch", "loihi2")):
+        out = tmp_path / board
+        res = run_cli("simulate", "synfire", "--board", board, "--steps", "120", "-o", out,
+                      "--param", "inhibition=false")
+        assert res.exit_code == 0, res.output
+        summary = json.loads((out / "summary.json").read_text())
+        assert summary["mode"] == mode
+        chain = next(p for p in summary["populations"] if p["name"] == "chain")
+        assert chain["spikes"] > 500, (board, chain)  # the quantized chain still propagates
+    res = run_cli("simulate", "synfire", "--board", "spinn-5", "--mode", "float", "--steps", "50")
+    assert res.exit_code == 0 and "float mode" in res.output

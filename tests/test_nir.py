@@ -13,12 +13,8 @@ from neurocompile.ir.network import Network, STDPRule
 from neurocompile.nir_import import (NIRApproximationWarning, from_nir, load_nir, save_nir,
                                      to_nir)
 
-try:
-    from neurocompile.backends.sim import Simulation
-    from neurocompile.backends.sim.float_mode import FloatMode
-except ImportError:  # pragma: no cover - the simulator is part of the package
-    Simulation = FloatMode = None
-needs_sim = pytest.mark.skipif(Simulation is None, reason="neurocompile.backends.sim not importable")
+from neurocompile.backends.sim import Simulation
+from neurocompile.backends.sim.float_mode import FloatMode
 
 
 # ----- helpers ----------------------------------------------------------------------------------
@@ -327,7 +323,6 @@ def test_export_warns_about_what_nir_cannot_carry():
 
 # ----- behaviour in the float simulator ---------------------------------------------------------
 
-@needs_sim
 @pytest.mark.parametrize("dt", [1.0, 0.1])
 def test_bias_driven_neuron_fires_at_analytic_rate(dt):
     tau_mem, r, v_leak, v_th, v_reset, b = 0.020, 10.0, -65.0, -50.0, -70.0, 5.0
@@ -357,7 +352,6 @@ def test_bias_driven_neuron_fires_at_analytic_rate(dt):
     assert 1000.0 / (isi_ms + dt) < rate_hz <= 1000.0 / isi_ms
 
 
-@needs_sim
 def test_lif_delta_synapse_psp_matches_nir_jump():
     tau, r, W = 0.020, 10.0, 0.001  # a Dirac spike makes v jump by r*W/tau = 0.5 mV
     g = nir.NIRGraph(nodes={

@@ -156,8 +156,7 @@ def _spynnaker_reference():
     spec = importlib.util.find_spec("spynnaker")  # locate only: importing sPyNNaker is not needed
     path = (Path(spec.origin).parent / "pyNN" / "models" / "neuron" / "synapse_dynamics"
             / "synapse_dynamics_utils.py") if spec and spec.origin else None
-    if path is None or not path.exists():
-        pytest.skip("sPyNNaker's synapse_dynamics_utils.py not installed")
+    assert path is not None and path.exists(), "sPyNNaker's synapse_dynamics_utils.py not found: install neurocompile[all]"
     spec = importlib.util.spec_from_file_location("_spynnaker_stdp_utils", path)
     mod = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(mod)

@@ -112,7 +112,7 @@ class Simulation:
                                      f"mode; recordable: {have}")
         traces = {p: {v: np.zeros((steps, self.groups[p].n), dtype=self.groups[p].state(v).dtype)
                       for v in vs if v != "spikes"} for p, vs in record.items()}
-        spk_steps: dict[str, list[np.ndarray]] = {p: [] for p in self.net.populations}
+        spk_steps: dict[str, list[tuple[int, int]]] = {p: [] for p in self.net.populations}
         spk_ids: dict[str, list[np.ndarray]] = {p: [] for p in self.net.populations}
         t0 = time.perf_counter()
         for k in range(steps):
@@ -129,7 +129,7 @@ class Simulation:
                 pl.step(t, fired[pl.pre], fired[pl.post])
             for name, idx in fired.items():
                 if idx.size:
-                    spk_steps[name].append(np.full(idx.size, t, dtype=np.int32))
+                    spk_steps[name].append((t, idx.size))  # expanded once after the loop
                     spk_ids[name].append(idx.astype(np.int32))
                     for syn, buf in self._out.get(name, ()):
                         self.synaptic_events += syn.scatter(idx, buf.data, t)
@@ -137,7 +137,8 @@ class Simulation:
             if progress is not None:
                 progress(k + 1, steps)
         wall = time.perf_counter() - t0
-        spikes = {p: (np.concatenate(spk_steps[p]) if spk_steps[p] else np.zeros(0, np.int32),
+        spikes = {p: (np.repeat(np.array([s for s, _ in spk_steps[p]], dtype=np.int32),
+                                [c for _, c in spk_steps[p]]) if spk_steps[p] else np.zeros(0, np.int32),
                       np.concatenate(spk_ids[p]) if spk_ids[p] else np.zeros(0, np.int32))
                   for p in self.net.populations}
         final = {p: {v: g.state(v) for v in g.state_vars} for p, g in self.groups.items()}

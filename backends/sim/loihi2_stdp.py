@@ -36,7 +36,7 @@ import numba
 import numpy as np
 
 from neurocompile.backends.sim.propagation import PreSortedSynapses
-from neurocompile.backends.sim.stdp import (MAX_POST_EVENTS, PLASTICITY, PairSTDP, _post_window,
+from neurocompile.backends.sim.stdp import (MAX_POST_EVENTS, PairSTDP, _post_window,
                                             _push_post_event)
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection
@@ -196,6 +196,5 @@ class Loihi2PairSTDP(PairSTDP):
         return out
 
 
-PLASTICITY["loihi2"] = Loihi2PairSTDP  # imported by stdp.py right after its PLASTICITY table
 
 __all__ = ["LAVA_MAX_WEIGHT", "Loihi2PairSTDP", "TRACE_FRAC_BITS", "decay_lut"]

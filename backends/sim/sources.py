@@ -24,13 +24,17 @@ class SpikeArraySource:
         steps = np.asarray(pop.params["spike_steps"], dtype=np.int64)
         neuron = np.repeat(np.arange(pop.size, dtype=np.int32), np.diff(indptr))
         order = np.lexsort((neuron, steps))
-        self._steps, self._neurons = steps[order], neuron[order]
+        steps, neuron = steps[order], neuron[order]
+        # A neuron listed twice at the same step spikes once (hardware sends one packet): the
+        # repeats are dropped here once, not with np.unique at every step.
+        keep = np.ones(steps.size, dtype=bool)
+        keep[1:] = (steps[1:] != steps[:-1]) | (neuron[1:] != neuron[:-1])
+        self._steps, self._neurons = steps[keep], neuron[keep]
         self.n = pop.size
 
     def spikes_at(self, t: int) -> np.ndarray:
         lo, hi = np.searchsorted(self._steps, [t, t + 1])
-        # A neuron listed twice at the same step spikes once (hardware sends one packet).
-        return np.unique(self._neurons[lo:hi])
+        return self._neurons[lo:hi].copy()  # sorted, unique, int32 (as np.unique returned)
 
 
 class PoissonSource:

@@ -265,7 +265,6 @@ class FloatPairSTDP(PairSTDP):
 PLASTICITY: dict[str, Callable[[Projection, PreSortedSynapses, Network], PairSTDP]] = {
     "float": FloatPairSTDP,
 }
-from neurocompile.backends.sim import loihi2_stdp as _loihi2_stdp  # noqa: E402,F401 (registers "loihi2")
 
 
 def make_plasticity(proj: Projection, syn: PreSortedSynapses, mode: Any, net: Network) -> PairSTDP:

@@ -17,7 +17,7 @@ from neurocompile.errors import BoardError
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_FIELDS = ("schema_version", "name", "family", "description", "topology", "cores_per_chip", "chip_limits",
-                    "core_limits", "number_format", "delays", "timestep_ms", "energy", "notes")
+                    "core_limits", "number_format", "delays", "timestep_ms", "energy", "mapping", "notes")
 FAMILIES = ("spinnaker", "loihi1", "loihi2")
 TOPOLOGIES = ("hexagonal", "mesh", "single")
 
@@ -34,7 +34,20 @@ CHIP_RESOURCES = {
     "sdram_bytes": "shared memory per chip available to applications, bytes",
     "router_entries": "multicast routing table entries per chip",
     "cores": "cores per chip usable by applications",
+    "ethernet_chip_cores": "cores usable by applications on a chip with an Ethernet connection",
 }
+
+# The `mapping` section: storage-format facts the partition/placement/routing passes need
+# (neurocompile/passes/resources.py MAPPING_FIELDS lists meaning and source of each).
+MAPPING_INT_FIELDS = {
+    "spinnaker": ("word_bytes", "row_header_words", "max_row_words", "static_words_per_synapse",
+                  "plastic_row_header_bytes", "plastic_fixed_halfwords_per_synapse", "plastic_halfwords_per_synapse",
+                  "matrix_alignment_bytes", "pop_table_base_bytes", "pop_table_entry_bytes",
+                  "address_list_entry_bytes", "ring_buffer_bits", "ring_buffer_entry_bytes", "key_bits"),
+    "loihi": ("synapse_block_synapses", "synapse_block_header_bits", "synapse_word_bits", "learning_axon_slots"),
+}
+MAPPING_MODEL_FIELDS = {"spinnaker": ("neuron_bytes", "atoms_per_core"), "loihi": ()}
+MAPPING_LIST_FIELDS = {"spinnaker": (), "loihi": ("synapse_index_bits",)}
 
 
 @dataclass(frozen=True)
@@ -104,6 +117,7 @@ class Board:
     timestep_ms: tuple[float, ...]      # timesteps the target supports (empty: any)
     energy: dict[str, float] = field(default_factory=dict)  # optional per-event energies, J
     notes: tuple[str, ...] = ()
+    mapping: dict[str, Any] = field(default_factory=dict)  # storage formats for the mapping passes
 
     @property
     def n_chips(self) -> int:
@@ -111,7 +125,9 @@ class Board:
 
     @property
     def n_cores(self) -> int:
-        return self.n_chips * self.chip_limits.get("cores", self.cores_per_chip)
+        cores = self.chip_limits.get("cores", self.cores_per_chip)
+        eth = self.chip_limits.get("ethernet_chip_cores", cores)
+        return self.n_chips * cores - len(self.topology.ethernet_chips) * (cores - eth)
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -274,6 +290,33 @@ def _read_delays(r: _Reader, d: dict[str, Any]) -> Delays:
     return Delays(mn, core, ext, mech)
 
 
+def _read_mapping(r: _Reader, d: dict[str, Any], family: str) -> dict[str, Any]:
+    if "mapping" not in d:
+        return {}
+    m = r.section(d, "mapping", "")
+    w = "mapping."
+    group = "spinnaker" if family == "spinnaker" else "loihi"
+    ints, models, lists = MAPPING_INT_FIELDS[group], MAPPING_MODEL_FIELDS[group], MAPPING_LIST_FIELDS[group]
+    _no_unknown(r, m, ints + models + lists, w)
+    out: dict[str, Any] = {k: r.pos_int(m, k, w) for k in ints if k in m}
+    for k in models:
+        if k not in m:
+            continue
+        sec = r.section(m, k, w)
+        minimum = 1 if k == "atoms_per_core" else 0
+        out[k] = {str(model): r.get(sec, model, f"{w}{k}.", int, f"an integer >= {minimum}",
+                                    lambda v, lo=minimum: v >= lo) for model in sec}
+    for k in lists:
+        if k not in m:
+            continue
+        v = m[k]
+        if (not isinstance(v, list) or not v
+                or not all(isinstance(x, int) and not isinstance(x, bool) and x >= 0 for x in v)):
+            raise r.fail(f"{w}{k}", "a non-empty list of non-negative integers", v)
+        out[k] = [int(x) for x in v]
+    return out
+
+
 def parse_board(data: Any, source: str) -> Board:
     r = _Reader(source)
     if not isinstance(data, dict):
@@ -291,6 +334,9 @@ def parse_board(data: Any, source: str) -> Board:
     cores_per_chip = r.pos_int(data, "cores_per_chip", "")
     if chip.get("cores", cores_per_chip) > cores_per_chip:
         raise r.fail("chip_limits.cores", f"<= cores_per_chip ({cores_per_chip})", chip["cores"])
+    if chip.get("ethernet_chip_cores", 0) > chip.get("cores", cores_per_chip):
+        raise r.fail("chip_limits.ethernet_chip_cores", f"<= chip_limits.cores ({chip.get('cores', cores_per_chip)})",
+                     chip["ethernet_chip_cores"])
     ts = data.get("timestep_ms", [])
     if not isinstance(ts, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and v > 0 for v in ts):
@@ -316,6 +362,7 @@ def parse_board(data: Any, source: str) -> Board:
         timestep_ms=tuple(float(v) for v in ts),
         energy={k: float(v) for k, v in energy.items()},
         notes=tuple(str(n) for n in notes),
+        mapping=_read_mapping(r, data, family),
     )
 
 

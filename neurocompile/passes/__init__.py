@@ -1,16 +1,37 @@
 """Compiler passes: each (IR, context) -> IR, run in order by `run_pipeline`."""
-from neurocompile.passes.naive_placement import naive_placement
+from neurocompile.passes.delays import legalize_delays
+from neurocompile.passes.mapping import mapping_passes
 from neurocompile.passes.pipeline import CompileContext, Diagnostic, NamedPass, run_pipeline
+# Aliased: binding the bare names here would shadow the submodules of the same name.
+from neurocompile.passes.quantize_loihi import quantize_loihi as _quantize_loihi
+from neurocompile.passes.quantize_spinnaker import quantize_spinnaker as _quantize_spinnaker
 from neurocompile.passes.validation import validate
 
 
+def quantize(net, ctx):
+    """Lower to the board's number format; option quantize=False keeps the network float."""
+    if ctx.options.get("quantize", True) is False:
+        ctx.info("quantization skipped (option quantize=False): the network stays float")
+        return net
+    if net.number_format is not None:
+        ctx.info(f"network is already in the {net.number_format!r} number format")
+        return net
+    if ctx.board.family == "spinnaker":
+        return _quantize_spinnaker(net, ctx)
+    return _quantize_loihi(net, ctx)
+
+
 def default_passes() -> list[NamedPass]:
-    """The pipeline `neurocompile compile` runs."""
+    """The pipeline `neurocompile compile` runs. Quantize and delays come before partitioning
+    because Loihi delay relays add neurons that need cores."""
     return [
         NamedPass("validate", validate, "IR well formed; timestep and delays suit the board"),
-        NamedPass("naive_placement", naive_placement, "one population slice per core, chips in order"),
+        NamedPass("quantize", quantize, "weights and neuron parameters in the board's number format"),
+        NamedPass("delays", legalize_delays,
+                  "delays beyond one hop: relay neurons (Loihi) or delay-extension cores (SpiNNaker)"),
+        *mapping_passes(),  # partition, placement, routing, resource_check
     ]
 
 
-__all__ = ["CompileContext", "Diagnostic", "NamedPass", "default_passes", "naive_placement",
-           "run_pipeline", "validate"]
+__all__ = ["CompileContext", "Diagnostic", "NamedPass", "default_passes", "legalize_delays", "mapping_passes",
+           "quantize", "run_pipeline", "validate"]

@@ -10,9 +10,10 @@ from typing import Any
 from neurocompile import __version__
 from neurocompile.errors import NeurocompileError
 from neurocompile.ir.network import Network
+from neurocompile.passes.mapping_report import mapping_report
 from neurocompile.passes.pipeline import CompileContext
 
-REPORT_VERSION = 1
+REPORT_VERSION = 2  # 2: placement entries are slices (start/stop bound them, `ranges` lists them); `mapping`
 
 
 def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
@@ -21,7 +22,7 @@ def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
     per_core = board.core_limits.get("neurons", 0)
     cores_per_chip = board.chip_limits.get("cores", board.cores_per_chip)
     chips = Counter(tuple(s.chip) for s in placement)
-    neurons = [s.stop - s.start for s in placement]
+    neurons = [s.n_neurons for s in placement]  # slices need not be contiguous
     lower_bound_cores = -(-net.n_neurons // per_core) if per_core else None
     return {
         "cores_used": len(placement),
@@ -60,6 +61,17 @@ def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[st
         ],
         "placement": [s.to_dict() for s in placement],
         "utilization": _utilization(net, ctx),
+        "mapping": mapping_report(net, ctx),
+        "quantization": {
+            "number_format": net.number_format,
+            "projections": ctx.artefacts.get("quantization", {}),
+            "populations": ctx.artefacts.get("quantization_populations", {}),
+            "ring_buffer_shifts": ctx.artefacts.get("ring_buffer_shifts", {}),
+        },
+        "delays": {
+            "extensions": ctx.artefacts.get("delay_extensions", {}),
+            "relays": ctx.artefacts.get("delay_relays", {}),
+        },
     }
 
 
