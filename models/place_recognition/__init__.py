@@ -1,0 +1,77 @@
+"""Visual place recognition with ensembles of compact, region-specific SNNs (Hussaini et al. 2023).
+
+`build(...)` trains the modules on a procedurally generated route (routes.py; nothing is
+downloaded) or loads them from a cache file in `cache_dir`, and returns the inference network as
+our IR: per module a 784-neuron Poisson source encoding one query image, 400 IF_curr_exp
+excitatory neurons with the learned (fixed) input weights and per-neuron thresholds, and 400
+inhibitory neurons (see deploy.py). The place readout (argmax of per-place mean spike counts) is
+host-side; its tables travel in `net.metadata["place_recognition"]` and
+`deploy.readout(net, result.spikes)` applies them.
+
+    neurocompile compile place_recognition --board spinn-5 --param n_places=100
+    python -m neurocompile.models.place_recognition.evaluate --places 300     # the results table
+
+Modules: routes (data), train (network, STDP, readout), deploy (IR), evaluate (metrics, table).
+"""
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+from neurocompile.ir.network import Network
+
+
+def train_or_load(n_places: int = 100, places_per_module: int = 25, seed: int = 0,
+                  epochs: int | None = None, cache_dir: str = "", n_exc: int | None = None):
+    """The TrainedEnsemble for the route of (n_places, seed): loaded from cache_dir when a file
+    trained with the same settings is there, else trained (and saved there if cache_dir is set)."""
+    from neurocompile.models.place_recognition import routes
+    from neurocompile.models.place_recognition.train import SNNConfig, TrainedEnsemble, cache_key, fit
+
+    cfg = SNNConfig()
+    if epochs is not None:
+        cfg = cfg.replace(epochs=int(epochs))
+    if n_exc is not None:
+        cfg = cfg.replace(n_exc=int(n_exc))
+    path = None
+    if cache_dir:
+        key = cache_key(n_places=n_places, places_per_module=places_per_module, seed=seed,
+                        cfg=cfg.__dict__, reference=routes.DEFAULT_REFERENCE,
+                        query=routes.DEFAULT_QUERY, routes_version=routes.ROUTES_VERSION)
+        path = Path(os.path.expanduser(cache_dir)) / f"place_recognition-{key}.npz"
+        if path.exists():
+            return TrainedEnsemble.load(path)
+    ens = fit(routes.make_dataset(n_places, seed), cfg, places_per_module, seed).ensemble
+    if path is not None:
+        ens.save(path)
+    return ens
+
+
+def build(n_places: int = 100, places_per_module: int = 25, module: int = -1, query: int = 0,
+          seed: int = 0, epochs: int = 40, cache_dir: str = "") -> Network:
+    """Place recognition: ensemble of 784-input 400+400 LIF modules (Hussaini et al. 2023), one query.
+
+    n_places: places on the procedural route; places_per_module: consecutive places each module
+    learns (n_places / places_per_module modules, 25 in the paper); module: -1 = every module,
+    k = only module k; query: index of the query image (from the query traverse) the Poisson inputs
+    encode; seed: route, training and simulation seed; epochs: STDP epochs; cache_dir: directory
+    to store/load the trained ensemble ('' = train every time; nothing is ever downloaded).
+    """
+    from neurocompile.models.place_recognition import routes
+    from neurocompile.models.place_recognition.deploy import build_inference_network
+
+    if n_places < 1 or places_per_module < 1:
+        raise ValueError("n_places and places_per_module must be >= 1")
+    if not 0 <= query < n_places:
+        raise ValueError(f"query must be in 0..{n_places - 1}, got {query}")
+    n_modules = -(-n_places // places_per_module)
+    if not (module == -1 or 0 <= module < n_modules):
+        raise ValueError(f"module must be -1 (all) or 0..{n_modules - 1}, got {module}")
+    ens = train_or_load(n_places, places_per_module, seed, epochs, cache_dir)
+    image = routes.render_traverse(routes.make_world(n_places, seed), routes.DEFAULT_QUERY,
+                                   routes.QUERY_SEED, places=[query]).images[0]
+    return build_inference_network(
+        ens, image, None if module == -1 else [module], seed=seed,
+        extra_metadata={"query": int(query), "true_place": int(query),
+                        "query_condition": routes.DEFAULT_QUERY,
+                        "reference_conditions": list(routes.DEFAULT_REFERENCE)})
