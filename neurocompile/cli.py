@@ -61,6 +61,27 @@ def _default_out(kind: str, target: str, board: str) -> Path:
 
 SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
 PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
+               "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
+
+
+def _compile_options(pairs: tuple[str, ...]) -> dict[str, Any]:
+    """KEY=JSON pairs -> dict; a value that is not JSON is taken as a string."""
+    import json
+
+    from neurocompile.passes.options import check_options
+
+    options: dict[str, Any] = {}
+    for pair in pairs:
+        if "=" not in pair:
+            raise UserFacingError(f"compiler option {pair!r} must look like KEY=JSON")
+        key, raw = pair.split("=", 1)
+        try:
+            options[key.strip()] = json.loads(raw)
+        except ValueError:
+            options[key.strip()] = raw
+    check_options(options)
+    return options
 
 
 @click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
@@ -136,7 +157,9 @@ def models() -> None:
               help="Output directory [default: out/<target>-<board>/compiled].")
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
-def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...]) -> None:
+@click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
+def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...],
+                compiler_options: tuple[str, ...]) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes DIR/network.ncnet (the compiled
@@ -150,6 +173,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
 
+    options = _compile_options(compiler_options)
     net, board = _load(target, board_name, params, seed)
     output = output or _default_out("compiled", target, board_name)
     with _progress_bar() as bar:
@@ -158,7 +182,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
         def progress(name: str, i: int, n: int) -> None:
             bar.update(task, description=f"pass {name}", completed=i, total=n)
 
-        result = compile_network(net, board, seed=seed, target=target, progress=progress)
+        result = compile_network(net, board, seed=seed, target=target, progress=progress, options=options)
     write_compiled(result, output)
     render_report(result.report, out)
     out.print(f"wrote {output}/network.ncnet and {output}/report.json")
@@ -178,8 +202,9 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
               help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
+@click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
-             output: Path | None, seed: int, params: tuple[str, ...]) -> None:
+             output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...]) -> None:
     """Simulate TARGET as the board would run it, locally.
 
     The network is first compiled for the board (so a network that does not fit fails here, as it
@@ -195,13 +220,15 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     from neurocompile.plugins import get_backend
     from neurocompile.report.simulation import simulation_summary, write_simulation
 
+    compile_options = _compile_options(compiler_options)
     net, board = _load(target, board_name, params, seed)
     runner = get_backend(backend)
     ok, why = runner.available()
     if not ok:
         raise UserFacingError(f"backend {backend!r} is not usable here: {why}")
     # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
-    compile_options = {"quantize": False} if mode == "float" else {}
+    if mode == "float":
+        compile_options["quantize"] = False
     compiled = compile_network(net, board, seed=seed, target=target, options=compile_options).network
     options = {"mode": mode} if mode else {}
     with _progress_bar() as bar:

@@ -78,6 +78,11 @@ CASES = {
     "unknown sim mode": (lambda t: ["simulate", "synfire", "--mode", "posit8", "--steps", "5"], ["no 'posit8' mode", "float"]),
     "zero steps": (lambda t: ["simulate", "synfire", "--steps", "0"], ["--steps", "0"]),
     "nir file garbage": (lambda t: ["compile", str((t / "g.nir").write_bytes(b"junk") and t / "g.nir")], ["g.nir"]),
+    "unknown compiler option": (lambda t: ["compile", "synfire", "--option", "colour=3"],
+                                ["unknown compiler option(s) ['colour']", "weight_exp"]),
+    "compiler option syntax": (lambda t: ["compile", "synfire", "--option", "weight_exp"], ["must look like KEY=JSON"]),
+    "loihi cannot express reset": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.populations["x"].params.__setitem__("v_reset", -70.0)),
+                                              "--board", "loihi2-oheo-gulch"], ["population 'x'", "v_reset (-70 mV) differs from v_rest"]),
     "unsupported file version": (lambda t: ["compile", _versioned(t)], ["format_version 7 is not supported"]),
 }
 

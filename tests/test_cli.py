@@ -129,3 +129,14 @@ def test_simulate_on_each_board_family_uses_its_arithmetic(tmp_path):
         assert chain["spikes"] > 500, (board, chain)  # the quantized chain still propagates
     res = run_cli("simulate", "synfire", "--board", "spinn-5", "--mode", "float", "--steps", "50")
     assert res.exit_code == 0 and "float mode" in res.output
+
+
+def test_compiler_option_overrides_weight_exp(tmp_path):
+    out = tmp_path / "c"
+    res = run_cli("compile", "synfire", "--board", "loihi2-oheo-gulch", "-o", out,
+                  "--option", 'weight_exp={"feedforward": 3}')
+    assert res.exit_code == 0, res.output
+    report = json.loads((out / "report.json").read_text())
+    assert report["quantization"]["projections"]["feedforward"]["weight_exp"] == 3
+    net = load_network(out / "network.ncnet")
+    assert net.projections["feedforward"].attrs["weight_exp"] == 3
