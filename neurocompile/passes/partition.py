@@ -63,14 +63,10 @@ METIS_MIN_GAIN = 0.95
 METIS_UFACTOR = 10  # max part imbalance 1.010 (METIS default 30)
 
 
-@dataclass(frozen=True)
-class Slice:
-    """Neurons of one population mapped to one core."""
+class NeuronSet:
+    """Views of a sorted `neurons` index array shared by slices and placed slices."""
 
-    id: int                 # global slice id (index in Partition.slices)
-    population: str
-    index: int              # index among the population's slices
-    neurons: np.ndarray     # sorted neuron indices (int32)
+    neurons: np.ndarray
 
     @property
     def n_neurons(self) -> int:
@@ -93,6 +89,16 @@ class Slice:
         starts = np.concatenate([[0], breaks + 1])
         ends = np.concatenate([breaks, [n.size - 1]])
         return [[int(n[a]), int(n[b])] for a, b in zip(starts, ends)]
+
+
+@dataclass(frozen=True)
+class Slice(NeuronSet):
+    """Neurons of one population mapped to one core."""
+
+    id: int                 # global slice id (index in Partition.slices)
+    population: str
+    index: int              # index among the population's slices
+    neurons: np.ndarray     # sorted neuron indices (int32)
 
 
 @dataclass

@@ -55,7 +55,7 @@ import scipy.sparse as sp
 from scipy.sparse.csgraph import reverse_cuthill_mckee
 
 from neurocompile.ir.network import Network
-from neurocompile.passes.partition import Partition, Slice
+from neurocompile.passes.partition import NeuronSet, Partition, Slice
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.resources import Target, firing_rates
 from neurocompile.passes.topology import Grid, grid_of
@@ -65,7 +65,7 @@ ANNEAL_T0 = 1.0  # initial temperature, as a fraction of the mean |cost change| 
 
 
 @dataclass(frozen=True)
-class PlacedSlice:
+class PlacedSlice(NeuronSet):
     """One slice on one core (`report.json` placement entry)."""
 
     population: str
@@ -75,25 +75,9 @@ class PlacedSlice:
     core: int                 # application core index on the chip (0-based), -1 if unplaced
     extra_cores: int = 0      # delay-extension cores placed next to it (SpiNNaker)
 
-    @property
-    def n_neurons(self) -> int:
-        return int(self.neurons.shape[0])
-
-    @property
-    def start(self) -> int:
-        return int(self.neurons[0])
-
-    @property
-    def stop(self) -> int:
-        return int(self.neurons[-1]) + 1
-
     def to_dict(self) -> dict[str, Any]:
-        n = self.neurons
-        breaks = np.flatnonzero(np.diff(n) != 1)
-        starts = np.concatenate([[0], breaks + 1])
-        ends = np.concatenate([breaks, [n.size - 1]])
         return {"population": self.population, "slice": self.slice, "start": self.start, "stop": self.stop,
-                "n_neurons": self.n_neurons, "ranges": [[int(n[a]), int(n[b])] for a, b in zip(starts, ends)],
+                "n_neurons": self.n_neurons, "ranges": self.ranges(),
                 "chip": list(self.chip) if self.chip is not None else None, "core": self.core,
                 "extra_cores": self.extra_cores}
 
