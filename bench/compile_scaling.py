@@ -28,7 +28,6 @@ from pathlib import Path
 import numpy as np
 
 ROOT = Path(__file__).resolve().parents[1]
-sys.path.insert(0, str(ROOT / "tests"))  # board_mapping: the proposed `mapping:` board sections
 
 POP = 10_000
 LOCAL, RANDOM, WINDOW, SPREAD = 80, 20, 2_000, 2
@@ -88,9 +87,9 @@ def build_network(n: int, seed: int = 1):
 
 
 def child(n: int, board_name: str, seed: int) -> dict:
-    from board_mapping import mapped
+    from neurocompile.boards import load_board as mapped
     from neurocompile.errors import ResourceError
-    from neurocompile.passes.mapping import mapping_passes
+    from neurocompile.passes import default_passes as mapping_passes  # the whole compile pipeline
     from neurocompile.passes.mapping_report import mapping_report
     from neurocompile.passes.pipeline import CompileContext
 
