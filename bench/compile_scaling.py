@@ -163,7 +163,7 @@ def main() -> None:
         for row in r["passes"]:
             print(f"   {row['pass']:<16} {row['seconds']:>8.2f} s wall {row['cpu_s']:>8.2f} s CPU   "
                   f"peak RSS {row['peak_rss_mb']:>7,} MB (workers {row['worker_peak_rss_mb']:,} MB)")
-        print(f"   mapping passes total {r['compile_s']} s wall; load average during the run "
+        print(f"   all passes total {r['compile_s']} s wall; load average during the run "
               f"{', '.join(f'{x:.1f}' for x in r['load_avg'])}")
         if r["error"]:
             print(f"   ResourceError: {r['error'][:600]}")
