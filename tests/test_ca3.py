@@ -235,10 +235,12 @@ def test_converted_weights_in_float_mode_spike_like_published_weights_in_spinnak
     assert_spike_exact(f, s)
 
 
-def test_spinnaker_mode_without_stdp_refuses_the_learning_network():
-    assert "spinnaker" not in PLASTICITY, "the spinnaker mode has STDP now: add it to the CA3 runs"
-    with pytest.raises(ModelError, match="no STDP"):
-        P.run(P.functional(), "spinnaker")
+def test_spinnaker_mode_learns_with_spynnaker_fixed_point_stdp():
+    assert "spinnaker" in PLASTICITY                     # backends/sim/spinnaker_stdp.py
+    sched = P.functional()
+    s = P.run(sched, "spinnaker")
+    assert_correct(s)
+    assert_spike_exact(P.run(sched, "float"), s)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -68,7 +68,7 @@ Differences from the float mode that are sPyNNaker's, not errors: the refractory
 (matters only if ``v_reset >= v_thresh``); the timestep is ``ceil(dt * 1000)`` us; V is integrated
 with a constant current over the tick (exact exponential integration in the float mode).
 Not modelled (spec section 7): dropped late packets, current sources, ``n_steps_per_timestep >
-1``, STDP (plastic projections are rejected by the engine).
+1``. Pair STDP runs in sPyNNaker's fixed point (spinnaker_stdp.py, docs/plasticity.md section 5).
 """
 from __future__ import annotations
 
