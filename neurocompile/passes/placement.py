@@ -57,7 +57,7 @@ from scipy.sparse.csgraph import reverse_cuthill_mckee
 from neurocompile.ir.network import Network
 from neurocompile.passes.partition import NeuronSet, Partition, Slice
 from neurocompile.passes.pipeline import CompileContext
-from neurocompile.passes.resources import Target, firing_rates
+from neurocompile.passes.resources import Target, firing_rates, group_by_part
 from neurocompile.passes.topology import Grid, grid_of
 
 ANNEAL_WALK = 3  # 0: random target chips anywhere in the region; k > 0: at most k link steps away
@@ -86,16 +86,7 @@ class PlacedSlice(NeuronSet):
 @numba.njit(cache=True)
 def _pairs_kernel(pre, post, pre_lab, post_lab, n_pre_parts, n_post_parts, rate):
     n = pre.shape[0]
-    counts = np.zeros(n_post_parts + 1, dtype=np.int64)
-    for k in range(n):
-        counts[post_lab[post[k]] + 1] += 1
-    start = np.cumsum(counts)
-    pos = start[:-1].copy()
-    order = np.empty(n, dtype=np.int64)
-    for k in range(n):
-        p = post_lab[post[k]]
-        order[pos[p]] = k
-        pos[p] += 1
+    start, order = group_by_part(post, post_lab, n_post_parts)
     cap = min(n, n_pre_parts * n_post_parts)
     A = np.empty(cap, dtype=np.int64)
     B = np.empty(cap, dtype=np.int64)

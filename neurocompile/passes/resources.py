@@ -290,11 +290,10 @@ def core_limit(t: Target, pop: Population, resource: str, n: np.ndarray) -> np.n
 
 # --------------------------------------------------------------------------------------- kernels
 @numba.njit(cache=True)
-def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_part,
-                     blk, hdr, word, want_out):
-    """Per post part: synapses, distinct pre neurons, longest row (undelayed/delayed), Loihi bits,
-    longest delay; per pre neuron: number of distinct parts it reaches (if want_out)."""
-    n = pre.shape[0]
+def group_by_part(post, label, n_parts):
+    """Counting sort of synapses by their post neuron's part: synapses of part p are
+    order[start[p]:start[p + 1]] (stable)."""
+    n = post.shape[0]
     counts = np.zeros(n_parts + 1, dtype=np.int64)
     for k in range(n):
         counts[label[post[k]] + 1] += 1
@@ -305,6 +304,16 @@ def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_pa
         p = label[post[k]]
         order[pos[p]] = k
         pos[p] += 1
+    return start, order
+
+
+@numba.njit(cache=True)
+def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_part,
+                     blk, hdr, word, want_out):
+    """Per post part: synapses, distinct pre neurons, longest row (undelayed/delayed), Loihi bits,
+    longest delay; per pre neuron: number of distinct parts it reaches (if want_out)."""
+    n = pre.shape[0]
+    start, order = group_by_part(post, label, n_parts)
     fan_in = np.zeros(n_parts, dtype=np.int64)
     distinct = np.zeros(n_parts, dtype=np.int64)
     row_u = np.zeros(n_parts, dtype=np.int64)
