@@ -175,7 +175,8 @@ class HDSNNLayer:
             w, b = fit_layer(retrain, self.n_channels, loss=self.info.get("loss", "race"),
                              l2=self.info.get("l2", 1e-2) if l2 is None else l2,
                              mask=mask, w0=w.reshape(self.n_channels, -1), b0=b,
-                             project=project, max_iter=retrain_iter)
+                             project=project, max_iter=retrain_iter,
+                             temperature=self.info.get("temperature", 3.0))
             w = w.reshape(self.weights.shape)
             info["retrained"] = True
         out = HDSNNLayer(self.geom, w.astype(np.float32), b.astype(np.float32), self.theta, info)
