@@ -22,6 +22,14 @@ def render_report(report: dict[str, Any], console: Console) -> None:
                   f"{_fmt_pct(util['chips_used'], util['chips_available'])} (lower bound {util['chips_lower_bound']}); "
                   f"mean neuron fill per core {100 * util['mean_core_neuron_fill']:.1f}%")
 
+    m = report.get("mapping", {}).get("summary", {})
+    if m:
+        util_max = ", ".join(f"{k} {100 * v:.0f}%" for k, v in sorted(m.get("max_utilization", {}).items()))
+        console.print(f"busiest core/chip: {util_max}")
+        routes = (f"; routing entries max {m['max_routing_entries_per_chip']}/{m['router_entries_limit']} per chip"
+                  if m.get("router_entries_limit") else "")
+        console.print(f"inter-chip traffic {m.get('inter_chip_spikes_per_s', 0):,.0f} spikes/s, average hops "
+                      f"{m.get('average_hops', 0):.2f}{routes}")
     pops = Table(title="populations", show_edge=False)
     for col in ("name", "model", "size", "slices"):
         pops.add_column(col, justify="right" if col in ("size", "slices") else "left")
