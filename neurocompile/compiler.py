@@ -25,13 +25,56 @@ class CompileResult:
     report: dict[str, Any]
 
 
+MODEL_OPTIONS_KEY = "compile_options"
+
+
+def option_family(board: Board) -> str:
+    """Which quantizer a board gets: 'spinnaker' or 'loihi' (Loihi 1 boards use the Loihi 2 lowering)."""
+    return "spinnaker" if board.family == "spinnaker" else "loihi"
+
+
+def merged_options(net: Network, board: Board, user: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:
+    """The model's recommended compiler options for this board family, overridden by the user's.
+
+    A model states what its author accepts on a target (e.g. which synaptic time constant to keep
+    on Loihi) in ``net.metadata["compile_options"][family]``; the user's ``--option`` wins, and
+    dict-valued options ({population: value}) are merged key by key. Returns (options, the keys
+    that came from the model).
+    """
+    from neurocompile.passes.options import check_options
+
+    recommended = dict(net.metadata.get(MODEL_OPTIONS_KEY, {}).get(option_family(board), {}))
+    check_options(recommended)
+    merged = dict(recommended)
+    for key, value in (user or {}).items():
+        if isinstance(value, dict) and isinstance(merged.get(key), dict):
+            merged[key] = {**merged[key], **value}
+        else:
+            merged[key] = value
+    from_model = sorted(k for k in recommended if k not in (user or {}) or isinstance(recommended[k], dict))
+    return merged, from_model
+
+
 def compile_network(net: Network, board: Board, seed: int = 0, target: str = "",
                     progress: ProgressFn | None = None, options: dict[str, Any] | None = None) -> CompileResult:
     net.seed = seed
-    ctx = CompileContext(board=board, seed=seed, options=dict(options or {}))
+    merged, from_model = merged_options(net, board, options)
+    ctx = CompileContext(board=board, seed=seed, options=merged)
+    if from_model:
+        ctx.info(f"compiler options recommended by the model for {option_family(board)} boards: "
+                 f"{', '.join(from_model)} (--option overrides them)")
     compiled = run_pipeline(net, default_passes(), ctx, progress)
     report = build_report(compiled, ctx, target=target)
+    report["options"] = {"effective": _jsonable(merged), "from_model": from_model}
     return CompileResult(compiled, ctx, report)
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset, tuple, list)):
+        return [_jsonable(v) for v in (sorted(value) if isinstance(value, (set, frozenset)) else value)]
+    return value
 
 
 def write_compiled(result: CompileResult, out_dir: str | os.PathLike[str]) -> Path:

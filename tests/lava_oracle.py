@@ -88,6 +88,39 @@ def projection_kind(net: Network, proj: Projection, sparse: SparseChoice) -> str
     return "sparse" if want_sparse else "dense"
 
 
+def split_multapses(net: Network) -> Network:
+    """Projections with several synapses on one (pre, post) pair as several projections.
+
+    A Lava weight matrix holds one weight (and one delay) per pair, so the r-th synapse of each
+    pair goes to projection ``name#r``. Lava adds every connection process's output into the LIF's
+    input, so this is exact whenever weight_exp >= 0 (a left shift of each step's sum is linear);
+    with weight_exp < 0 each part would be floor-shifted separately, so that is refused.
+    """
+    out = Network(name=net.name, dt_ms=net.dt_ms, seed=net.seed, populations=dict(net.populations),
+                  projections={}, number_format=net.number_format, metadata=net.metadata)
+    for name, proj in net.projections.items():
+        pairs = proj.pre_idx.astype(np.int64) * (1 << 32) + proj.post_idx
+        order = np.argsort(pairs, kind="stable")
+        sorted_pairs = pairs[order]
+        starts = np.r_[True, sorted_pairs[1:] != sorted_pairs[:-1]]
+        group_start = np.maximum.accumulate(np.where(starts, np.arange(pairs.size), 0))
+        rank = np.empty(pairs.size, dtype=np.int64)
+        rank[order] = np.arange(pairs.size) - group_start
+        if not proj.n_synapses or rank.max() == 0:
+            out.projections[name] = proj
+            continue
+        if int(proj.attrs.get("weight_exp", 0)) < 0:
+            raise ValueError(f"lava oracle: projection {name!r} has several synapses per pair and "
+                             f"weight_exp < 0; split parts would be floor-shifted separately")
+        for r in range(int(rank.max()) + 1):
+            sel = rank == r
+            out.projections[f"{name}#{r}"] = Projection(
+                name=f"{name}#{r}", pre=proj.pre, post=proj.post, pre_idx=proj.pre_idx[sel],
+                post_idx=proj.post_idx[sel], weight=proj.weight[sel], delay=proj.delay[sel],
+                receptor=proj.receptor, plasticity=proj.plasticity, attrs=dict(proj.attrs))
+    return out
+
+
 def _check(net: Network) -> None:
     for pop in net.populations.values():
         if pop.model not in ("loihi2_lif", "spike_array"):
@@ -267,7 +300,7 @@ def run_lava(nets: Network | Sequence[Network], steps: int, *, pack: bool = True
     if steps < 1:
         raise ValueError(f"lava oracle: steps must be >= 1, got {steps}")
     single = isinstance(nets, Network)
-    batch: list[Network] = [nets] if single else list(nets)
+    batch: list[Network] = [split_multapses(n) for n in ([nets] if single else nets)]
     lv = _lava()
     for net in batch:
         _check(net)

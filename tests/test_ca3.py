@@ -194,7 +194,8 @@ def test_published_weights_taken_as_our_nA_fail_some_operations():
 # ------------------------------------------------------------------------------------------------
 def test_loihi2_lowering_is_integer_with_integer_stdp_and_emulated_refractory_period():
     net = build_ca3(5, 10)
-    q = lower_to_loihi2(net)
+    info: dict = {}
+    q = lower_to_loihi2(net, info=info)
     assert q.number_format == "loihi2"
     assert {p.model for p in q.populations.values()} == {"spike_array", "loihi2_lif"}
     for name in PLASTIC_PROJECTIONS:
@@ -204,9 +205,10 @@ def test_loihi2_lowering_is_integer_with_integer_stdp_and_emulated_refractory_pe
         assert np.all(q.projections[name].weight == 0)
     for pop in ("CueCue", "ContCue", "CueCont", "ContCont", "ContCond", "ContCondInt", "MergeCue",
                 "MergeCont", "output"):
-        assert f"{pop}-refractory-d1" in q.projections
-        emu = q.metadata["ca3_loihi2"]["refractory_emulation"][pop]
-        assert emu["W1_input_units"] * 64 >= emu["exc_bound_state_units"]
+        emu = info["artefacts"]["quantization_populations"][pop]["refractory_emulation"]
+        assert emu["steps"] == 1 and len(emu["kick_input_units"]) == 3
+        assert -emu["kick_input_units"][0] * 64 >= emu["input_bound_state_units"]
+        assert all(name in q.projections for name in emu["projections"])
     for pr in q.projections.values():
         assert np.all(pr.weight == np.round(pr.weight)) and np.all(np.abs(pr.weight) <= 255)
     assert "lif_curr_exp" in {p.model for p in net.populations.values()}   # input untouched
@@ -237,10 +239,11 @@ def test_converted_weights_in_float_mode_spike_like_published_weights_in_spinnak
 
 def test_spinnaker_mode_learns_with_spynnaker_fixed_point_stdp():
     assert "spinnaker" in PLASTICITY                     # backends/sim/spinnaker_stdp.py
-    sched = P.functional()
-    s = P.run(sched, "spinnaker")
-    assert_correct(s)
-    assert_spike_exact(P.run(sched, "float"), s)
+    for make in P.PUBLISHED.values():           # functional, stress, grid_map
+        sched = make()
+        s = P.run(sched, "spinnaker")
+        assert_correct(s)
+        assert_spike_exact(P.run(sched, "float"), s)
 
 
 # ------------------------------------------------------------------------------------------------

@@ -88,7 +88,8 @@ def test_metrics_on_known_cases():
 @pytest.fixture(scope="module")
 def experiment():
     return run_experiment(CI_PLACES, 25, seed=0, cfg=SNNConfig(epochs=CI_EPOCHS), single=False,
-                          deploy_check=4, log=lambda s: None)
+                          deploy_check=4, boards=("spinn-5", "loihi2-oheo-gulch"), board_queries=25,
+                          log=lambda s: None)
 
 
 def test_recall_well_above_chance_and_against_sad(experiment):
@@ -127,6 +128,19 @@ def test_deployed_network_agrees_with_numpy_inference(experiment):
     # Independent Poisson draws: the same top-1 place on most queries.
     assert d["agreement_independent"] >= 0.5, d["per_query"]
     assert d["network"]["populations"] == 6
+
+
+def test_compiled_for_each_board_the_network_keeps_most_of_its_float_recall(experiment):
+    b = experiment["boards"]
+    assert b["queries"] == 25
+    rows = b["rows"]
+    fl = rows["SNN float"]
+    assert fl["R@1"] >= 5 / CI_PLACES
+    for label in ("SNN on spinn-5 (spinnaker)", "SNN on loihi2-oheo-gulch (loihi2)"):
+        row = rows[label]
+        assert row["R@1"] >= 0.6 * fl["R@1"], (label, row, fl)
+        assert row["top1_agreement_with_float"] >= 0.5, (label, row)
+        assert row["cores"] >= 4       # 2 modules x (input, exc, inh) at least
 
 
 def test_build_entry_point_validates_and_caches(tmp_path):

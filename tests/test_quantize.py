@@ -345,10 +345,19 @@ def test_inexpressible_features_are_errors_naming_the_population():
 
     net = ff_net(np.ones((2, 2)), n_post=2, params={"tau_refrac": 2.0})
     with pytest.raises(ModelError, match="population 'lif': tau_refrac = 2 ms is 2 step"):
-        quantize_loihi(net, ctx_for(LOIHI))
-    ctx = ctx_for(LOIHI, loihi_accept={"tau_refrac"})
-    quantize_loihi(net, ctx)
-    assert any("refractory" in m for m in warnings_of(ctx, "lif"))
+        quantize_loihi(net, ctx_for(LOIHI, loihi_refractory="error"))
+    for how in ({"loihi_accept": {"tau_refrac"}}, {"loihi_refractory": "drop"}):
+        ctx = ctx_for(LOIHI, **how)
+        q = quantize_loihi(net, ctx)
+        assert any("dropped" in m for m in warnings_of(ctx, "lif"))
+        assert set(q.projections) == {"exc"}
+    ctx = ctx_for(LOIHI)                       # default: emulated (tests/test_refractory_emulation.py)
+    q = quantize_loihi(net, ctx)
+    assert any("emulated" in m for m in warnings_of(ctx, "lif"))
+    assert any(pr.attrs.get("role") == "refractory_emulation" for pr in q.projections.values())
+    with pytest.raises(ModelError, match="one period for the whole population"):
+        quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"tau_refrac": np.array([1.0, 2.0])}),
+                       ctx_for(LOIHI))
     # PyNN's default 0.1 ms at dt = 1 ms is 0 steps: nothing changes, nothing to say
     ctx = ctx_for(LOIHI)
     quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"tau_refrac": 0.1}), ctx)
@@ -371,14 +380,31 @@ def test_one_synaptic_time_constant_per_compartment():
     assert any("only excitatory synapses" in d.message for d in ctx.diagnostics if d.level == "info")
 
 
-def test_threshold_at_or_below_rest_and_plasticity_are_rejected():
+def test_threshold_at_or_below_rest_is_rejected():
     with pytest.raises(ModelError, match="'lif': v_thresh .* must be above v_rest"):
         quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"v_thresh": -70.0, "v_reset": -75.0,
                                                                    "v_rest": -65.0}), ctx_for(LOIHI))
-    net = ff_net(np.ones((2, 2)), n_post=2)
-    net.projections["exc"].plasticity = STDPRule(w_max=2.0)
-    with pytest.raises(ModelError, match="'exc' is plastic"):
-        quantize_loihi(net, ctx_for(LOIHI))
+
+
+def test_plastic_projection_gets_its_exponent_from_w_max_and_a_rule_in_mantissa_units():
+    net = ff_net(np.full((3, 2), 0.5), n_post=2)
+    net.projections["exc"].plasticity = STDPRule(tau_plus=20.0, tau_minus=20.0, a_plus=0.1,
+                                                 a_minus=0.12, w_min=0.0, w_max=2.0)
+    static = ff_net(np.full((3, 2), 2.0), n_post=2)          # every synapse at w_max
+    ctx, ctx_s = ctx_for(LOIHI), ctx_for(LOIHI)
+    q, qs = quantize_loihi(net, ctx), quantize_loihi(static, ctx_s)
+    pr, ps = q.projections["exc"], qs.projections["exc"]
+    # the exponent and the w_max mantissa are those of the static network at w_max
+    assert pr.attrs["weight_exp"] == ps.attrs["weight_exp"]
+    m_max = float(ps.weight[0])
+    rule = pr.plasticity
+    assert rule.w_max == m_max and rule.w_min == 0.0
+    assert rule.a_plus == pytest.approx(0.1 * m_max / 2.0) and rule.a_minus == pytest.approx(0.12 * m_max / 2.0)
+    assert np.all(pr.weight == np.rint(0.5 * m_max / 2.0))
+    assert ctx.artefacts["quantization"]["exc"]["plastic"]["w_max_mantissa"] == m_max
+    # the worst-case input bound (and so the voltage scale) counts plastic synapses at w_max
+    assert (ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+            == ctx_s.artefacts["quantization_populations"]["lif"]["voltage_scale"])
 
 
 def test_parameters_changed_beyond_tolerance_are_warned():

@@ -87,7 +87,22 @@ def build_inference_network(ens: TrainedEnsemble, image: np.ndarray, modules: li
                    "it; predicted place = argmax over all modules' places",
         **(extra_metadata or {}),
     }
+    net.metadata["compile_options"] = loihi_compile_options(modules, cfg)
     return net
+
+
+def loihi_compile_options(modules: list[int], cfg: Any) -> dict[str, Any]:
+    """What this model accepts on Loihi, whose LIF has one synaptic current and resets to rest.
+
+    The excitatory neurons keep the input's time constant (tau_syn_E): the learned input weights
+    decide which neuron wins, the lateral inhibition (tau_syn_I, twice as long) only has to
+    silence the others. The inhibitory neurons reset to rest instead of Diehl & Cook's
+    v_reset_i > v_rest_i. Refractory periods are emulated by the compiler (its default). The
+    accuracy this costs is measured by `python -m neurocompile.models.place_recognition.evaluate
+    --modes float,spinnaker,loihi2` (docs/results.md).
+    """
+    return {"loihi": {"loihi_accept": ["v_reset"],
+                      "tau_syn": {exc_pop(k): float(cfg.tau_syn_E_e) for k in modules}}}
 
 
 def set_query(net: Network, ens: TrainedEnsemble, image: np.ndarray) -> None:

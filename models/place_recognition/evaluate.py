@@ -92,6 +92,7 @@ def run_experiment(n_places: int = 300, places_per_module: int = 25, seed: int =
                    cfg: Any = None, query: str | None = None, references: tuple[str, ...] | None = None,
                    single: bool = True, single_neurons: int | None = None,
                    single_epochs: int | None = None, deploy_check: int = 5,
+                   boards: tuple[str, ...] = (), board_queries: int = 60,
                    log=print) -> dict[str, Any]:
     """Train, calibrate and evaluate; returns a JSON-serialisable dict of results and timings."""
     from neurocompile.models.place_recognition import routes
@@ -157,12 +158,19 @@ def run_experiment(n_places: int = 300, places_per_module: int = 25, seed: int =
         log(f"deployed IR vs numpy: top-1 agreement {deploy['agreement_independent']:.2f} "
             f"(independent Poisson draws), {deploy['agreement_matched']:.2f} with the simulator's "
             f"input spikes ({deploy['identical_counts']}/{deploy['queries']} identical spike counts)")
+    on_boards = None
+    if boards and board_queries > 0:
+        t = time.perf_counter()
+        qs = np.linspace(0, n_places - 1, min(board_queries, n_places)).round().astype(int)
+        on_boards = deployed_on_boards(ens, ds.query.images, truth, refs, qs, list(boards), seed)
+        timings["boards"] = time.perf_counter() - t
+        log("deployed: " + ", ".join(f"{k} R@1 {v['R@1']:.3f}" for k, v in on_boards["rows"].items()))
     chance = {"R@1": 1.0 / n_places, "R@5": min(1.0, 5.0 / n_places), "PR-AUC": float("nan")}
     timings["total"] = time.perf_counter() - t0
     return {"n_places": n_places, "places_per_module": places_per_module, "modules": n_modules,
             "seed": seed, "query": query, "references": list(references),
             "calibration": "query condition, separate traverse seed",
-            "config": asdict(cfg), "rows": rows, "chance": chance, "deploy": deploy,
+            "config": asdict(cfg), "rows": rows, "chance": chance, "deploy": deploy, "boards": on_boards,
             "timings": timings}
 
 
@@ -210,6 +218,50 @@ def check_deployment(ens: Any, images: np.ndarray, truth: np.ndarray, numpy_coun
             "network": net.summary(), "per_query": per_query}
 
 
+def deployed_on_boards(ens: Any, images: np.ndarray, truth: np.ndarray, references: list[np.ndarray],
+                       queries: np.ndarray, boards: list[str], seed: int = 0) -> dict[str, Any]:
+    """The deployed inference network for `queries`, in float and compiled for each board.
+
+    Each board's network is what ``neurocompile compile place_recognition --board B`` produces
+    (the full pipeline with the model's recommended options) and runs in the simulator mode of the
+    board's arithmetic; the float row runs the uncompiled network. Every row sees the same input
+    spikes (same simulation seed per query). SAD is scored on the same queries. Returns metrics
+    per row and each row's top-1 agreement with float.
+    """
+    from neurocompile.backends.sim import FloatMode, Simulation, mode_for
+    from neurocompile.boards.registry import load_board
+    from neurocompile.compiler import compile_network
+    from neurocompile.models.place_recognition.deploy import build_inference_network, readout, set_query
+
+    base = build_inference_network(ens, images[queries[0]], seed=seed)
+    runs: dict[str, tuple[Any, Any]] = {"float": (base, FloatMode)}
+    compile_info: dict[str, Any] = {}
+    for name in boards:
+        board = load_board(name)
+        result = compile_network(base, board, seed=seed, target="place_recognition")
+        net = result.network
+        runs[name] = (net, lambda net=net, board=board: mode_for(net, board, None))
+        compile_info[name] = {"number_format": net.number_format,
+                              "warnings": sum(d.level == "warning" for d in result.context.diagnostics),
+                              "cores": result.report["mapping"]["summary"]["cores_used"]}
+    scores = {row: np.zeros((len(queries), len(references[0]))) for row in runs}
+    steps = ens.cfg.steps
+    for i, qi in enumerate(queries):
+        for row, (net, make_mode) in runs.items():
+            set_query(net, ens, images[qi])
+            res = Simulation(net, make_mode(), seed * 1000 + int(qi)).run(steps)
+            scores[row][i] = readout(net, res.spikes)
+    t = truth[queries]
+    rows = {"SAD (same queries)": metrics(sad_scores(images[queries], references), t, seed)}
+    top_float = np.argmax(scores["float"], axis=1)
+    for row, sc in scores.items():
+        label = "SNN float" if row == "float" else f"SNN on {row} ({runs[row][0].number_format})"
+        rows[label] = {**metrics(sc, t, seed),
+                       "top1_agreement_with_float": float(np.mean(np.argmax(sc, axis=1) == top_float)),
+                       **compile_info.get(row, {})}
+    return {"queries": int(len(queries)), "rows": rows}
+
+
 # ----- reporting ---------------------------------------------------------------------------------
 def format_table(res: dict[str, Any]) -> str:
     lines = [f"Place recognition on a procedural route: {res['n_places']} places, query "
@@ -231,6 +283,15 @@ def format_table(res: dict[str, Any]) -> str:
         lines.append(f"{name:<44} {row['R@1']:>6.3f} {row['R@5']:>6.3f} {row['PR-AUC']:>7.3f}   {note}")
     ch = res["chance"]
     lines.append(f"{'chance':<44} {ch['R@1']:>6.3f} {ch['R@5']:>6.3f} {'-':>7}")
+    b = res.get("boards")
+    if b:
+        lines += ["", f"Deployed network, float vs each board's arithmetic ({b['queries']} queries, "
+                      f"same input spikes in every row):",
+                  f"{'network':<44} {'R@1':>6} {'R@5':>6} {'PR-AUC':>7}   top-1 = float"]
+        for name, row in b["rows"].items():
+            agree = row.get("top1_agreement_with_float")
+            lines.append(f"{name:<44} {row['R@1']:>6.3f} {row['R@5']:>6.3f} {row['PR-AUC']:>7.3f}   "
+                         f"{'' if agree is None else f'{agree:.0%}'}")
     d = res.get("deploy")
     if d:
         lines += ["", f"Deployed IR network ({d['network']['neurons']:,} neurons incl. inputs, "
@@ -268,6 +329,11 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--single-epochs", type=int, default=None)
     ap.add_argument("--deploy-check", type=int, default=5,
                     help="queries run through the deployed IR network in the float simulator")
+    ap.add_argument("--boards", default="spinn-5,loihi2-oheo-gulch",
+                    help="comma-separated boards whose arithmetic the deployed network is run in "
+                         "('' for none)")
+    ap.add_argument("--board-queries", type=int, default=60,
+                    help="queries (evenly spaced) run in float and on each board")
     ap.add_argument("--ci", action="store_true",
                     help="CI scale: fewer epochs, 2 deployment queries (use with --places 50)")
     ap.add_argument("--json", metavar="PATH", help="also write the results as JSON")
@@ -279,7 +345,9 @@ def main(argv: list[str] | None = None) -> int:
     res = run_experiment(args.places, args.places_per_module, args.seed, cfg, args.query,
                          tuple(args.references), single=not args.no_single,
                          single_neurons=args.single_neurons, single_epochs=args.single_epochs,
-                         deploy_check=args.deploy_check, log=lambda s: print(s, file=sys.stderr))
+                         deploy_check=args.deploy_check,
+                         boards=tuple(b for b in args.boards.split(",") if b),
+                         board_queries=args.board_queries, log=lambda s: print(s, file=sys.stderr))
     print(format_table(res))
     if args.json:
         with open(args.json, "w") as f:

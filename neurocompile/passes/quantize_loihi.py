@@ -122,10 +122,11 @@ from neurocompile.backends.sim.float_mode import psc_propagator
 from neurocompile.backends.sim.loihi2_mode import sign_mode
 from neurocompile.boards.schema import LoihiFormat
 from neurocompile.errors import ModelError, ResourceError
-from neurocompile.ir.network import Network, Population, Projection
+from neurocompile.ir.network import Network, Population, Projection, STDPRule
 from neurocompile.passes.delays import (clone_network, clone_population, clone_projection, is_relay,
                                         loihi_relay_params, loihi_relay_weight)
 from neurocompile.passes.pipeline import CompileContext
+from neurocompile.passes.refractory_emulation import kick_input_units, split_kick, state_need_per_mv
 
 ACT_SHIFT = 6          # Lava: synaptic input a is added to u as a << 6 (act_shift)
 IN_UNIT = 1 << ACT_SHIFT  # state units per input unit
@@ -222,6 +223,13 @@ def quantize_bias(b: np.ndarray, fmt: LoihiFormat) -> tuple[np.ndarray, np.ndarr
     return mant, exp
 
 
+def reach_weights(pr: Projection) -> np.ndarray:
+    """|w| a projection can reach: its weights, or w_max everywhere if it learns."""
+    if pr.plasticity is not None:
+        return np.full(pr.n_synapses, abs(float(pr.plasticity.w_max)))
+    return np.abs(pr.weight)
+
+
 def _compact(arr: np.ndarray) -> Any:
     """A scalar Python int when all entries are equal (as Lava's LIF takes du, dv, vth)."""
     arr = np.asarray(arr)
@@ -265,14 +273,26 @@ class _PopPlan:
                                        "options loihi_accept={'v_reset'} to reset to v_rest")
             ctx.warn(msg + ": resetting to v_rest (accepted by options loihi_accept)", pop.name)
         ref = np.round(p("tau_refrac") / self.dt).astype(np.int64)
+        self.refractory_steps = 0
         if np.any(ref >= 1):
+            how = "drop" if "tau_refrac" in accept else opts.get("loihi_refractory", "emulate")
+            if how not in ("emulate", "drop", "error"):
+                raise ModelError(f"options loihi_refractory must be 'emulate', 'drop' or 'error', "
+                                 f"got {how!r}")
             msg = (f"{owner}: tau_refrac = {float(p('tau_refrac').max()):g} ms is "
-                   f"{int(ref.max())} step(s) at dt_ms={self.dt:g}; Loihi 2's fixed-point LIF has no "
+                   f"{int(ref.max())} step(s) at dt_ms={self.dt:g}; Lava's fixed-point LIF has no "
                    f"refractory period")
-            if "tau_refrac" not in accept:
-                raise ModelError(msg + "; set tau_refrac < dt/2, or pass options "
-                                       "loihi_accept={'tau_refrac'} to drop it")
-            ctx.warn(msg + ": dropped (accepted by options loihi_accept)", pop.name)
+            if how == "error":
+                raise ModelError(msg + "; options loihi_refractory='emulate' emulates it with "
+                                       "self-synapses, 'drop' drops it")
+            if how == "drop":
+                ctx.warn(msg + ": dropped (options)", pop.name)
+            elif np.any(ref != ref[0]):
+                raise ModelError(msg + f": emulation needs one period for the whole population (found "
+                                       f"{int(ref.min())}..{int(ref.max())} steps); make tau_refrac "
+                                       f"uniform or pass options loihi_refractory='drop'")
+            else:
+                self.refractory_steps = int(ref[0])
         # One u per compartment: one synaptic time constant.
         used = {pr.receptor for pr in incoming if pr.n_synapses}
         te, ti = p("tau_syn_E"), p("tau_syn_I")
@@ -313,11 +333,13 @@ class _PopPlan:
         for pr in incoming:
             if pr.n_synapses == 0:
                 continue
-            contrib = np.abs(pr.weight) * self.p21[pr.post_idx]
+            contrib = reach_weights(pr) * self.p21[pr.post_idx]
             np.add.at(inh if pr.receptor == "inhibitory" else exc, pr.post_idx, contrib)
         gain = DECAY_UNITY / (self.du + 1.0)
         self.u_bound_mv = float(np.max(np.maximum(exc, inh) * gain, initial=0.0))
-        self.max_a_mv = max((float(np.max(np.abs(pr.weight) * self.p21[pr.post_idx]))
+        self.exc_bound_mv = float(np.max(exc * gain, initial=0.0))
+        self.inh_bound_mv = float(np.max(inh * gain, initial=0.0))
+        self.max_a_mv = max((float(np.max(reach_weights(pr) * self.p21[pr.post_idx]))
                              for pr in incoming if pr.n_synapses), default=0.0)
 
         # Scale limits (state units per mV).
@@ -332,6 +354,17 @@ class _PopPlan:
         u_cap = (2 ** (fmt.state_bits - 1) - 1) * U_MARGIN
         if self.u_bound_mv > 0:
             limits["input_bound"] = u_cap / self.u_bound_mv
+        if self.refractory_steps:
+            du0, dv0 = np.unique(self.du), np.unique(self.dv)
+            if du0.size > 1 or dv0.size > 1:
+                raise ModelError(f"{owner}: refractory emulation needs one tau_m and one tau_syn for "
+                                 f"the population; pass options loihi_refractory='drop' instead")
+            self.kick_du, self.kick_dv = int(du0[0]), int(dv0[0])
+            bias_pos_mv = float(np.max(self.bias_mv, initial=0.0))
+            need = state_need_per_mv(self.refractory_steps, self.kick_du, self.kick_dv,
+                                     self.exc_bound_mv + bias_pos_mv, self.inh_bound_mv)
+            if need > 0:
+                limits["refractory_room"] = (2 ** (fmt.state_bits - 1) - 1) * U_MARGIN / need
         bmax = float(np.max(np.abs(self.bias_mv), initial=0.0))
         bias_cap = float((2 ** (fmt.bias_mantissa_bits - 1) - 1) << fmt.bias_exp_max)
         if bmax > 0:
@@ -469,11 +502,6 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
             out.populations[pop.name] = clone_population(pop, model="loihi2_lif", params=loihi_relay_params())
             pop_records[pop.name] = {"relay": True, **loihi_relay_params()}
             continue
-        for pr in incoming:
-            if pr.plasticity is not None:
-                raise ModelError(f"projection {pr.name!r} is plastic (STDP): quantize_loihi does not "
-                                 f"lower learning rules (Lava's LearningDense is only bit-approximate "
-                                 f"and the loihi2 simulator mode has no STDP); make it static for Loihi")
         plan = _PopPlan(pop, incoming, net, ctx, fmt)
         plans[pop.name] = plan
         annotations = dict(out.populations[pop.name].annotations)
@@ -503,6 +531,9 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
                                  f"in {fmt.weight_exp_min}..{fmt.weight_exp_max} ({ctx.board.name})")
         out.projections[proj.name], records[proj.name] = _quantize_projection(
             proj, plans[proj.post], fmt, exp_overrides.get(proj.name), ctx, exp_floor)
+    for name, plan in plans.items():
+        if plan.refractory_steps:
+            pop_records[name]["refractory_emulation"] = _add_refractory_emulation(out, plan, fmt, ctx)
     for name, plan in plans.items():
         _floor_bias_check(plan, [records[p.name] for p in net.projections_into(name) if p.name in records],
                           pop_records[name], ctx, tol)
@@ -534,9 +565,39 @@ def _floor_bias_check(plan: _PopPlan, recs: list[dict[str, Any]], pop_rec: dict[
                  f"weight_exp_min=0 avoids it at the cost of coarser small weights", plan.name)
 
 
+def _add_refractory_emulation(out: Network, plan: _PopPlan, fmt: LoihiFormat,
+                              ctx: CompileContext) -> dict[str, Any]:
+    """Self-projections holding v down for the refractory period (passes/refractory_emulation.py)."""
+    k_grid, j_max = weight_grid(fmt.weight_bits, "excitatory")
+    high_exp = min(int(fmt.weight_exp_max), int(math.log2(j_max + 1)))
+    b_state = (plan.exc_bound_mv + float(np.max(plan.bias_mv, initial=0.0))) * plan.S
+    x = kick_input_units(plan.refractory_steps, plan.kick_du, plan.kick_dv, b_state, IN_UNIT << k_grid)
+    size = plan.pop.size
+    n_syn = 0
+    names = []
+    for (sign, exp), (delays, mants) in sorted(split_kick(x, high_exp, j_max).items()):
+        per = delays.size
+        idx = np.repeat(np.arange(size, dtype=np.int64), per)
+        name = f"{plan.name}-refractory-{'exc' if sign > 0 else 'inh'}-e{exp}"
+        out.add_projection(plan.name, plan.name, idx, idx, np.tile(mants * (1 << k_grid), size),
+                           np.tile(delays, size), receptor="input", name=name,
+                           attrs={"weight_exp": exp, "num_weight_bits": int(fmt.weight_bits),
+                                  "role": "refractory_emulation"})
+        n_syn += per
+        names.append(name)
+    ctx.warn(f"population {plan.name!r}: refractory period of {plan.refractory_steps} step(s) emulated "
+             f"with {n_syn} self-synapses per neuron (delays 1..{plan.refractory_steps + 2}); input "
+             f"arriving during the period reaches v after it (options loihi_refractory='drop' or "
+             f"'error' to change)", plan.name)
+    return {"steps": plan.refractory_steps, "kick_input_units": x.tolist(), "projections": names,
+            "synapses_per_neuron": n_syn, "input_bound_state_units": b_state}
+
+
 def _quantize_projection(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp: int | None,
                          ctx: CompileContext, exp_floor: int | None = None
                          ) -> tuple[Projection, dict[str, Any]]:
+    if proj.plasticity is not None:
+        return _quantize_plastic(proj, plan, fmt, exp, ctx, exp_floor)
     n = proj.n_synapses
     unit_mv = IN_UNIT / plan.S                    # mV per input unit
     p21 = plan.p21[proj.post_idx] if n else np.zeros(0)
@@ -590,6 +651,50 @@ def _quantize_projection(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp
                  f"arriving alone delivers {'0' if mode != 'inhibitory' else '-1 unit'}; they only "
                  f"count when several arrive in the same step", proj.name)
     new = clone_projection(proj, weight=m.astype(np.float64), receptor="input",
+                           attrs={"weight_exp": e, "num_weight_bits": int(fmt.weight_bits)})
+    return new, rec
+
+
+def _quantize_plastic(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp: int | None,
+                      ctx: CompileContext, exp_floor: int | None) -> tuple[Projection, dict[str, Any]]:
+    """A learning projection: the exponent is chosen for w_max (the range learning can reach) and
+    the weights and the STDP rule are expressed in mantissa units (the loihi2 mode's
+    ``backends/sim/loihi2_stdp.py`` runs the rule on them)."""
+    rule = proj.plasticity
+    n = proj.n_synapses
+    owner = f"projection {proj.name!r}"
+    unit_mv = IN_UNIT / plan.S
+    p21 = plan.p21[proj.post_idx] if n else np.zeros(0)
+    if n and not np.allclose(p21, p21[0], rtol=1e-12, atol=0):
+        raise ModelError(f"{owner} is plastic but its post neurons have different synaptic "
+                         f"propagators (tau_m, tau_syn or cm vary): one STDP rule in mantissa units "
+                         f"cannot serve them all on Loihi")
+    sign = -1.0 if proj.receptor == "inhibitory" else 1.0
+    a_max = np.full(max(n, 1), sign * abs(rule.w_max) * (p21[0] if n else 0.0) / unit_mv)
+    m_max_arr, e, mode, n_sat = quantize_weights(a_max, fmt, exp, exp_floor)
+    m_max = float(abs(m_max_arr[0]))
+    if m_max <= 0:
+        raise ResourceError(f"{owner}: w_max = {rule.w_max:g} nA becomes 0 on {ctx.board.name} at "
+                            f"weight_exp {e}; use larger weights or a smaller weight_exp")
+    scale = m_max / abs(rule.w_max)               # mantissa units per nA
+    m = np.rint(proj.weight * scale)
+    w_q = m / scale
+    err = np.abs(w_q - proj.weight)
+    new_rule = STDPRule(rule.tau_plus, rule.tau_minus, rule.a_plus * scale, rule.a_minus * scale,
+                        float(np.rint(rule.w_min * scale)), m_max)
+    rec = {"n_synapses": n, "max_abs_error": float(err.max(initial=0.0)),
+           "mean_abs_error": float(err.mean()) if n else 0.0,
+           "relative_error": float(err.max(initial=0.0)) / abs(rule.w_max),
+           "n_zeroed": int(np.count_nonzero((proj.weight != 0) & (m == 0))), "n_saturated": n_sat,
+           "weight_exp": e, "scale": scale, "num_weight_bits": int(fmt.weight_bits), "sign_mode": mode,
+           "voltage_scale": plan.S, "weight_lsb_nA": 1.0 / scale,
+           "n_below_input_unit": 0, "sum_floor_error_nA": float(unit_mv / p21[0]) if (n and e < 0) else 0.0,
+           "exp_source": "override" if exp is not None else "auto",
+           "plastic": {"w_max_mantissa": m_max, "a_plus_mantissa": new_rule.a_plus,
+                       "a_minus_mantissa": new_rule.a_minus, "w_min_mantissa": new_rule.w_min}}
+    ctx.info(f"{owner}: STDP lowered to mantissa units (w_max {rule.w_max:g} nA -> {m_max:g} at "
+             f"weight_exp {e}; a_plus {new_rule.a_plus:.4g}, a_minus {new_rule.a_minus:.4g})", proj.name)
+    new = clone_projection(proj, weight=m, receptor="input", plasticity=new_rule,
                            attrs={"weight_exp": e, "num_weight_bits": int(fmt.weight_bits)})
     return new, rec
 
