@@ -11,6 +11,7 @@ COMPILER_OPTIONS: dict[str, str] = {
     "weight_exp_min": "Loihi: lowest weight_exp the quantizer may choose (0 avoids the floor bias of negative exps)",
     "voltage_scale": "Loihi: {population: units per mV} overrides the chosen voltage scale",
     "loihi_accept": "Loihi: list of differences to accept with a warning: v_reset, tau_refrac",
+    "loihi_refractory": "Loihi: 'emulate' (default: self-synapses hold v down), 'drop' or 'error'",
     "loihi_param_tolerance": "Loihi: relative error of effective parameters above which to warn",
     "loihi_v_headroom_bits": "Loihi: bits of voltage headroom below threshold kept for inhibition",
     "tau_syn": "Loihi: {population: ms} synaptic time constant when tau_syn_E != tau_syn_I",

@@ -90,14 +90,21 @@ through ``ctx.options``, then warnings):
 * ``v_reset != v_rest``: Loihi resets v to 0, which is the resting potential here.
   ``ctx.options["loihi_accept"] = {"v_reset"}`` resets to v_rest instead.
 * a refractory period of >= 1 step (``round(tau_refrac / dt) >= 1``, as the float model counts it):
-  ``PyLifModelBitAcc`` has none. ``{"tau_refrac"}`` drops it. (PyNN's default 0.1 ms at dt = 1 ms
-  is 0 steps: no change, no message.)
+  ``PyLifModelBitAcc`` has none. By default (``ctx.options["loihi_refractory"] = "emulate"``) it
+  is emulated with self-synapses (``passes/refractory_emulation.py``; warned, since input arriving
+  during the period reaches v afterwards), which adds a ``refractory_room`` limit to the voltage
+  scale; ``"drop"`` (or ``loihi_accept={"tau_refrac"}``) drops it, ``"error"`` refuses it.
+  (PyNN's default 0.1 ms at dt = 1 ms is 0 steps: no change, no message.)
 * ``tau_syn_E != tau_syn_I`` on a population that receives both receptors: one compartment has
   one u. If only one receptor is used its time constant is taken (info). Otherwise
   ``ctx.options["tau_syn"] = {population: ms}`` chooses one (warning).
 * ``v_thresh <= v_rest``: Loihi's threshold is >= 0 above rest.
-* plastic projections: not lowered (Lava's LearningDense is only bit-approximate and our loihi2
-  mode has no learning): error.
+
+Plastic projections are lowered, not refused: the exponent is chosen for ``w_max`` (the range
+learning can reach, also used in the worst-case input bound), the weights become mantissas and the
+``STDPRule`` is rescaled to mantissa units (``w_max`` -> its mantissa). The loihi2 mode runs it with
+``backends/sim/loihi2_stdp.py``, our integer model of on-chip pair STDP (docs/plasticity.md says
+what it is and is not checked against).
 
 Every parameter whose effective value (tau_m, tau_syn from dv/du; threshold; bias) differs from the
 requested one by more than ``ctx.options["loihi_param_tolerance"]`` (relative, default 1 %) is
