@@ -69,6 +69,9 @@ class LavaRun:
 
 def _lava():
     """Import Lava lazily; an ImportError here must fail the calling test, not skip it."""
+    from neurocompile.arith.lava_env import prepare_lava_import
+
+    prepare_lava_import()
     from lava.magma.core.run_conditions import RunSteps
     from lava.magma.core.run_configs import Loihi2SimCfg
     from lava.proc.dense.process import DelayDense, Dense

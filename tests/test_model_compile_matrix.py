@@ -9,6 +9,7 @@ from neurocompile.backends.sim import Simulation, mode_for
 from neurocompile.boards import load_board
 from neurocompile.compiler import compile_network, merged_options
 from neurocompile.errors import ResourceError
+from neurocompile.ir.validate import validate_network
 from neurocompile.plugins import get_model
 from cli_helpers import assert_clean_failure, run_cli
 
@@ -38,6 +39,7 @@ def test_every_model_compiles_for_every_board_and_runs_in_its_arithmetic(models,
         assert result.report["mapping"]["summary"]["cores_used"] >= 1
         errors = [d for d in result.context.diagnostics if d.level == "error"]
         assert not errors, (name, board_name, errors)
+        validate_network(compiled)                       # what `simulate network.ncnet` loads
         res = Simulation(compiled, mode_for(compiled, board, None), seed=1).run(30)
         assert res.mode == FORMAT[board.family]
         lif = [p for p in compiled.populations.values() if not p.neuron_model.is_source]

@@ -354,7 +354,9 @@ def test_inexpressible_features_are_errors_naming_the_population():
     ctx = ctx_for(LOIHI)                       # default: emulated (tests/test_refractory_emulation.py)
     q = quantize_loihi(net, ctx)
     assert any("emulated" in m for m in warnings_of(ctx, "lif"))
-    assert any(pr.attrs.get("role") == "refractory_emulation" for pr in q.projections.values())
+    emulation = ctx.artefacts["quantization_populations"]["lif"]["refractory_emulation"]
+    assert emulation["projections"] and set(emulation["projections"]) < set(q.projections)
+    validate_network(q)
     with pytest.raises(ModelError, match="one period for the whole population"):
         quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"tau_refrac": np.array([1.0, 2.0])}),
                        ctx_for(LOIHI))

@@ -88,3 +88,14 @@ def test_under_saturating_drive_rasters_equal_the_true_refractory_float_rasters(
     loihi_raster = Simulation(q, Loihi2Mode()).run(steps).raster("lif", n)
     assert float_raster.sum() > steps * n / (k + 1) * 0.8
     assert np.array_equal(float_raster, loihi_raster)
+
+
+def test_lava_imports_after_numba_fixed_the_multiprocessing_start_method():
+    """Regression: training a model (numba parallel kernels) and then running Lava in one process."""
+    import subprocess
+    import sys
+
+    code = ("import multiprocessing as mp; mp.get_start_method(); "   # fixes the default context
+            "import sys; sys.path.insert(0, 'tests'); from lava_oracle import _lava; _lava(); print('ok')")
+    r = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=300)
+    assert r.returncode == 0 and r.stdout.strip().endswith("ok"), r.stderr[-2000:]

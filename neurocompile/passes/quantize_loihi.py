@@ -588,8 +588,7 @@ def _add_refractory_emulation(out: Network, plan: _PopPlan, fmt: LoihiFormat,
         name = f"{plan.name}-refractory-{'exc' if sign > 0 else 'inh'}-e{exp}"
         out.add_projection(plan.name, plan.name, idx, idx, np.tile(mants * (1 << k_grid), size),
                            np.tile(delays, size), receptor="input", name=name,
-                           attrs={"weight_exp": exp, "num_weight_bits": int(fmt.weight_bits),
-                                  "role": "refractory_emulation"})
+                           attrs={"weight_exp": exp, "num_weight_bits": int(fmt.weight_bits)})
         n_syn += per
         names.append(name)
     ctx.warn(f"population {plan.name!r}: refractory period of {plan.refractory_steps} step(s) emulated "
