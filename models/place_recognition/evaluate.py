@@ -87,6 +87,24 @@ def sad_scores(query: np.ndarray, references: list[np.ndarray]) -> np.ndarray:
     return -dist
 
 
+def template_scores(query: np.ndarray, references: list[np.ndarray]) -> np.ndarray:
+    """The best the SNN's encoding allows with a perfect readout: each reference image as one
+    neuron's weights (non-negative, normalised to a fixed sum, as STDP leaves them), driven by the
+    query's pixel intensities (the Poisson rates); score = the larger dot product of the traverses.
+
+    It is a ceiling, not a competitor: learned weights correlate ~0.85 with their best training
+    image, and spikes add noise and module-selection errors on top (docs/models/place_recognition.md).
+    """
+    q = np.asarray(query, dtype=np.float64).reshape(len(query), -1)
+    best = None
+    for ref in references:
+        r = np.asarray(ref, dtype=np.float64).reshape(len(ref), -1)
+        w = r / np.maximum(r.sum(axis=1, keepdims=True), 1e-12)
+        s = q @ w.T
+        best = s if best is None else np.maximum(best, s)
+    return best
+
+
 # ----- the experiment ----------------------------------------------------------------------------
 def run_experiment(n_places: int = 300, places_per_module: int = 25, seed: int = 0,
                    cfg: Any = None, query: str | None = None, references: tuple[str, ...] | None = None,
@@ -111,6 +129,8 @@ def run_experiment(n_places: int = 300, places_per_module: int = 25, seed: int =
 
     t = time.perf_counter()
     rows["SAD"] = metrics(sad_scores(ds.query.images, refs), truth, seed)
+    rows["Template dot product (SNN encoding, ideal readout)"] = metrics(
+        template_scores(ds.query.images, refs), truth, seed)
     timings["sad"] = time.perf_counter() - t
     log(f"generated {n_places} places x {len(refs) + 2} traverses in {timings['generate']:.1f} s; "
         f"SAD R@1 {rows['SAD']['R@1']:.3f}")
