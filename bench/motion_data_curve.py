@@ -1,6 +1,6 @@
 """Motion HD-SNN: 36-way accuracy on held-out images against training movies per class.
 
-    .venv/bin/python bench/motion_data_curve.py 96 192      # ~4 and ~14 minutes, 3.4 GB at 192
+    .venv/bin/python bench/motion_data_curve.py 96 192 384  # ~4, ~14, ~22 minutes; 3.4 / 6.8 GB at 192 / 384
 
 Full geometry (``--scale full``: 64x64 test movies, 9x9 kernels, delays 1..21); only the number of
 training movies per class changes. Tests whether the gap to the paper's ~91 % is data-limited.
