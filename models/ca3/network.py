@@ -32,6 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from neurocompile.ir.network import Network, STDPRule
+from neurocompile.passes.refractory_emulation import kick_profile_from_keeps
 
 # ------------------------------------------------------------------------------------------------
 # Parameters (network_config.json of sPyMem's CA3_content_addressable, and the paper's test script)
@@ -266,7 +267,9 @@ def add_synaptic_refractory(net: Network, populations: Sequence[str] | None = No
         w1 = excitatory_bound(net, name) / (1.0 - d)
         idx = np.arange(pop.size)
         pop.params["tau_refrac"] = 0.0
-        for tag, w, delay in (("d1", -w1, 1), ("d2", (p22 + d) * w1, 2), ("d3", -d * p22 * w1, 3)):
+        kick = kick_profile_from_keeps(1, d, p22).x * w1      # -W1, +W2, -W3
+        for delay, w in enumerate(kick.tolist(), start=1):
+            tag = f"d{delay}"
             net.add_projection(name, name, idx, idx, w, delay,
                                receptor="inhibitory" if w < 0 else "excitatory",
                                name=f"{name}-refractory-{tag}")

@@ -367,9 +367,10 @@ class _PopPlan:
                 raise ModelError(f"{owner}: refractory emulation needs one tau_m and one tau_syn for "
                                  f"the population; pass options loihi_refractory='drop' instead")
             self.kick_du, self.kick_dv = int(du0[0]), int(dv0[0])
-            bias_pos_mv = float(np.max(self.bias_mv, initial=0.0))
+            # b: the largest one-step rise of u from input and bias, what the kick must outweigh
+            self.kick_bound_mv = self.exc_bound_mv + float(np.max(self.bias_mv, initial=0.0))
             need = state_need_per_mv(self.refractory_steps, self.kick_du, self.kick_dv,
-                                     self.exc_bound_mv + bias_pos_mv, self.inh_bound_mv)
+                                     self.kick_bound_mv, self.inh_bound_mv)
             if need > 0:
                 limits["refractory_room"] = (2 ** (fmt.state_bits - 1) - 1) * U_MARGIN / need
         bmax = float(np.max(np.abs(self.bias_mv), initial=0.0))
@@ -577,7 +578,7 @@ def _add_refractory_emulation(out: Network, plan: _PopPlan, fmt: LoihiFormat,
     """Self-projections holding v down for the refractory period (passes/refractory_emulation.py)."""
     k_grid, j_max = weight_grid(fmt.weight_bits, "excitatory")
     high_exp = min(int(fmt.weight_exp_max), int(math.log2(j_max + 1)))
-    b_state = (plan.exc_bound_mv + float(np.max(plan.bias_mv, initial=0.0))) * plan.S
+    b_state = plan.kick_bound_mv * plan.S
     x = kick_input_units(plan.refractory_steps, plan.kick_du, plan.kick_dv, b_state, IN_UNIT << k_grid)
     size = plan.pop.size
     n_syn = 0
@@ -676,9 +677,10 @@ def _quantize_plastic(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp: i
                          f"propagators (tau_m, tau_syn or cm vary): one STDP rule in mantissa units "
                          f"cannot serve them all on Loihi")
     sign = -1.0 if proj.receptor == "inhibitory" else 1.0
-    a_max = np.full(max(n, 1), sign * abs(rule.w_max) * (p21[0] if n else 0.0) / unit_mv)
-    m_max_arr, e, mode, n_sat = quantize_weights(a_max, fmt, exp, exp_floor)
+    a_max = np.array([sign * abs(rule.w_max) * (p21[0] if n else 0.0) / unit_mv])
+    m_max_arr, e, mode, w_max_saturates = quantize_weights(a_max, fmt, exp, exp_floor)
     m_max = float(abs(m_max_arr[0]))
+    n_sat = n if w_max_saturates else 0          # every synapse may reach w_max
     if m_max <= 0:
         raise ResourceError(f"{owner}: w_max = {rule.w_max:g} nA becomes 0 on {ctx.board.name} at "
                             f"weight_exp {e}; use larger weights or a smaller weight_exp")

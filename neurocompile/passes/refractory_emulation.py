@@ -58,8 +58,14 @@ class KickProfile:
 
 
 def kick_profile(k: int, du: int, dv: int) -> KickProfile:
-    ku = (DECAY_UNITY - (du + 1)) / DECAY_UNITY
-    kv = (DECAY_UNITY - dv) / DECAY_UNITY
+    """The kick for Lava's decays du, dv (u keeps (4096 - (du+1))/4096, v keeps (4096 - dv)/4096)."""
+    return kick_profile_from_keeps(k, (DECAY_UNITY - (du + 1)) / DECAY_UNITY,
+                                   (DECAY_UNITY - dv) / DECAY_UNITY)
+
+
+def kick_profile_from_keeps(k: int, ku: float, kv: float) -> KickProfile:
+    """The kick for any two-stage linear neuron whose current keeps `ku` and voltage `kv` per step
+    (also the float IF_curr_exp: ku = exp(-dt/tau_syn), kv = exp(-dt/tau_m))."""
     c = np.cumsum(kv ** np.arange(k))
     y = np.concatenate([-c, np.zeros(2)])
     x = y.copy()
@@ -120,4 +126,5 @@ def split_kick(x: np.ndarray, high_exp: int, max_mantissa: int
             for key, (d, m) in parts.items()}
 
 
-__all__ = ["KickProfile", "kick_input_units", "kick_profile", "split_kick", "state_need_per_mv"]
+__all__ = ["KickProfile", "kick_input_units", "kick_profile", "kick_profile_from_keeps", "split_kick",
+           "state_need_per_mv"]
