@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from neurocompile.boards.schema import Board
+from neurocompile.errors import NeurocompileError
 from neurocompile.ir.fileformat import save_network
 from neurocompile.ir.network import Network
 from neurocompile.outdir import staged_output
@@ -43,7 +44,12 @@ def merged_options(net: Network, board: Board, user: dict[str, Any] | None) -> t
     """
     from neurocompile.passes.options import check_options
 
-    recommended = dict(net.metadata.get(MODEL_OPTIONS_KEY, {}).get(option_family(board), {}))
+    table = net.metadata.get(MODEL_OPTIONS_KEY, {})
+    family = option_family(board)
+    if not isinstance(table, dict) or not isinstance(table.get(family, {}), dict):
+        raise NeurocompileError(f"network {net.name!r}: metadata {MODEL_OPTIONS_KEY!r} must map "
+                                f"'spinnaker' / 'loihi' to an options object, got {table!r:.80}")
+    recommended = dict(table.get(family, {}))
     check_options(recommended)
     merged = dict(recommended)
     for key, value in (user or {}).items():

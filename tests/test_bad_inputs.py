@@ -84,6 +84,15 @@ CASES = {
     "loihi cannot express reset": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.populations["x"].params.__setitem__("v_reset", -70.0)),
                                               "--board", "loihi2-oheo-gulch"], ["population 'x'", "v_reset (-70 mV) differs from v_rest"]),
     "unsupported file version": (lambda t: ["compile", _versioned(t)], ["format_version 7 is not supported"]),
+    "bad loihi_refractory value": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.populations["x"].params.__setitem__("tau_refrac", 3.0)),
+                                              "--board", "loihi2-oheo-gulch", "--option", "loihi_refractory=\"maybe\""],
+                                   ["loihi_refractory", "'emulate', 'drop' or 'error'", "maybe"]),
+    "network recommends unknown option": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.metadata.__setitem__(
+                                              "compile_options", {"loihi": {"colour": 3}})), "--board", "loihi2-oheo-gulch"],
+                                          ["unknown compiler option(s) ['colour']"]),
+    "network compile_options malformed": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.metadata.__setitem__(
+                                              "compile_options", ["loihi"])), "--board", "loihi2-oheo-gulch"],
+                                          ["network 'n'", "metadata 'compile_options'", "options object"]),
 }
 
 
