@@ -29,9 +29,10 @@ one RingBuffer, all loihi2_lif neurons in one LIF process (du, dv, vth given as 
 every operation of `PyLifModelBitAcc` is elementwise numpy, so this computes exactly what one LIF
 per population computes), and the projections grouped into one connection process per
 (presynaptic process, kind, weight_exp, num_weight_bits, sign mode) with block matrices. Grouping
-needs a common sign mode (determine_sign_mode of the union equals each member's) and no two
-synapses on the same (pre, post) pair (a matrix would add them before clipping), else a new group
-is opened. `pack=False` builds the literal network (one LIF per population with scalar du, dv, vth
+needs a common sign mode (determine_sign_mode of the union equals each member's), no two
+synapses on the same (pre, post) pair (a matrix would add them before clipping) and, when
+weight_exp < 0, no shared post neuron (Lava floor-shifts each process's summed input, and
+floor(a/8) + floor(b/8) != floor((a+b)/8)), else a new group is opened. `pack=False` builds the literal network (one LIF per population with scalar du, dv, vth
 as Lava documents, one process per projection) and runs each connected component separately;
 tests check both give identical results.
 """
@@ -173,23 +174,27 @@ class _Builder:
         rows = proj.post_idx.astype(np.int64) + post_off
         cols = proj.pre_idx.astype(np.int64) + pre_off
         pairs = set((rows * (1 << 32) + cols).tolist())
+        posts = set(rows.tolist())
         key = (pre_slot, post_slot, kind, exp, nwb, mode)
         if pack:
             for g in self.groups:
-                if g["key"] == key and not (g["pairs"] & pairs):
+                # weight_exp < 0 floor-shifts each process's summed input, so two projections
+                # onto the same post neuron must stay in separate processes to be exact.
+                if g["key"] == key and not (g["pairs"] & pairs) and (exp >= 0 or not (g["posts"] & posts)):
                     break
             else:
                 g = None
         else:
             g = None
         if g is None:
-            g = dict(key=key, rows=[], cols=[], w=[], d=[], pairs=set(), members=[])
+            g = dict(key=key, rows=[], cols=[], w=[], d=[], pairs=set(), posts=set(), members=[])
             self.groups.append(g)
         g["rows"].append(rows)
         g["cols"].append(cols)
         g["w"].append(proj.weight.astype(np.int64))
         g["d"].append(proj.delay.astype(np.int64) - 1)
         g["pairs"] |= pairs
+        g["posts"] |= posts
         g["members"].append((i, proj.name))
 
     def build_and_run(self, nets: Sequence[Network], timed: bool = False):

@@ -386,3 +386,19 @@ def test_delay_above_64_is_rejected():
 
 def test_mode_is_registered():
     assert MODES["loihi2"] is Loihi2Mode
+
+
+def test_packing_keeps_negative_exp_projections_onto_one_population_apart():
+    """Regression (found by the property test): the oracle packed two weight_exp = -3 projections
+    into lif1 into one Lava process, which floor-shifts their summed input once instead of each
+    sum separately. Ours, the literal Lava network and the packed one must all agree."""
+    net = Network(name="negexp")
+    net.add_population("lif0", 2, "loihi2_lif", {"du": 0, "dv": 0, "vth": 0, "bias_mant": 1, "bias_exp": 0})
+    net.add_population("lif1", 5, "loihi2_lif", {"du": 0, "dv": 0, "vth": 0, "bias_mant": 0, "bias_exp": 0})
+    e0, e3 = {"weight_exp": 0, "num_weight_bits": 8}, {"weight_exp": -3, "num_weight_bits": 8}
+    net.add_projection("lif0", "lif0", [1, 1], [0, 1], [2, 13], 1, name="a", attrs=e0)
+    net.add_projection("lif1", "lif1", [1, 1, 2, 3, 3], [1, 3, 0, 0, 1], [11, 6, 6, -4, 12], 1, name="b", attrs=e3)
+    net.add_projection("lif0", "lif1", [0, 1, 1], [1, 1, 3], [-13, 13, 10], 1, name="c", attrs=e3)
+    packed = check_against_lava([net], 12)[0]
+    literal = run_lava(net, 12, pack=False)
+    np.testing.assert_array_equal(packed.spikes["lif1"], literal.spikes["lif1"])
