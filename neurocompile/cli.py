@@ -55,10 +55,18 @@ def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | Non
     return net, board
 
 
+def _input_paths(*candidates: str) -> list[str]:
+    """The user's files a command reads: an output must never replace or contain them."""
+    return [c for c in candidates if c and Path(c).exists()]
+
+
 def _default_out(kind: str, target: str, board: str) -> Path:
     return Path("out") / f"{Path(target).stem}-{Path(board).stem}" / kind
 
 
+OVERWRITE_HELP = ("Replace the output directory even if it holds files neurocompile did not write "
+                  "(never an input, the current directory or its parents). Without it, only an empty "
+                  "directory or an earlier neurocompile output is replaced.")
 SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
 PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
@@ -158,8 +166,9 @@ def models() -> None:
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...],
-                compiler_options: tuple[str, ...]) -> None:
+                compiler_options: tuple[str, ...], overwrite: bool) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes DIR/network.ncnet (the compiled
@@ -173,9 +182,13 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
 
+    from neurocompile.outdir import check_output_dir
+
     options = _compile_options(compiler_options)
+    output = output if output is not None else _default_out("compiled", target, board_name)
+    inputs = _input_paths(target, board_name)
+    check_output_dir(output, overwrite=overwrite, inputs=inputs)  # fail in a second, not after compiling
     net, board = _load(target, board_name, params, seed)
-    output = output or _default_out("compiled", target, board_name)
     with _progress_bar() as bar:
         task = bar.add_task("compiling", total=None)
 
@@ -183,7 +196,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
             bar.update(task, description=f"pass {name}", completed=i, total=n)
 
         result = compile_network(net, board, seed=seed, target=target, progress=progress, options=options)
-    write_compiled(result, output)
+    write_compiled(result, output, overwrite=overwrite, inputs=inputs)
     render_report(result.report, out)
     out.print(f"wrote {output}/network.ncnet and {output}/report.json")
 
@@ -203,8 +216,10 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
+@click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
-             output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...]) -> None:
+             output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
+             overwrite: bool) -> None:
     """Simulate TARGET as the board would run it, locally.
 
     The network is first compiled for the board (so a network that does not fit fails here, as it
@@ -216,11 +231,14 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
       neurocompile simulate my_net.ncnet --backend sim --mode float --steps 2000
     """
     from neurocompile.compiler import compile_network
-    from neurocompile.outdir import staged_output
+    from neurocompile.outdir import check_output_dir, staged_output
     from neurocompile.plugins import get_backend
     from neurocompile.report.simulation import simulation_summary, write_simulation
 
     compile_options = _compile_options(compiler_options)
+    inputs = _input_paths(target, board_name)
+    if output is not None:
+        check_output_dir(output, overwrite=overwrite, inputs=inputs)
     net, board = _load(target, board_name, params, seed)
     runner = get_backend(backend)
     ok, why = runner.available()
@@ -245,7 +263,7 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     out.print(f"{summary['synaptic_events']:,} synaptic events in {summary['wall_seconds']:.3f} s "
               f"({summary['steps_per_second'] or 0:,.0f} steps/s)")
     if output:
-        with staged_output(output) as stage:
+        with staged_output(output, kind="simulation", overwrite=overwrite, inputs=inputs) as stage:
             write_simulation(stage, result, compiled, summary)
         out.print(f"wrote {output}/ (spikes.npz, summary.json, raster.png)")
 

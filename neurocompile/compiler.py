@@ -4,7 +4,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Iterable
 
 from neurocompile.boards.schema import Board
 from neurocompile.errors import NeurocompileError
@@ -83,9 +83,10 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_compiled(result: CompileResult, out_dir: str | os.PathLike[str]) -> Path:
-    """Write network + report; the directory appears only once both are complete."""
-    with staged_output(out_dir) as stage:
+def write_compiled(result: CompileResult, out_dir: str | os.PathLike[str], overwrite: bool = False,
+                   inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
+    """Write network + report; the directory appears only once both are complete (see outdir)."""
+    with staged_output(out_dir, kind="compiled", overwrite=overwrite, inputs=inputs) as stage:
         save_network(result.network, stage / COMPILED_NETWORK_FILE)
         write_report(result.report, stage / REPORT_FILE)
     return Path(out_dir)
