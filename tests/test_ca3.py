@@ -205,7 +205,7 @@ def test_loihi2_lowering_is_integer_with_integer_stdp_and_emulated_refractory_pe
         assert np.all(q.projections[name].weight == 0)
     for pop in ("CueCue", "ContCue", "CueCont", "ContCont", "ContCond", "ContCondInt", "MergeCue",
                 "MergeCont", "output"):
-        emu = info["artefacts"]["quantization_populations"][pop]["refractory_emulation"]
+        emu = info["quantization"].populations[pop]["refractory_emulation"]
         assert emu["steps"] == 1 and len(emu["kick_input_units"]) == 3
         assert -emu["kick_input_units"][0] * 64 >= emu["input_bound_state_units"]
         assert all(name in q.projections for name in emu["projections"])

@@ -108,7 +108,7 @@ def test_split_delays_are_exact_and_fit_one_hop():
         assert np.array_equal(net.projections[name].delay, proj.delay)
     assert set(net.populations) == set(before.populations)
     # One relay neuron per (pre neuron, stage needed); stages shared across projections of a pre.
-    rel = ctx.artefacts["delay_relays"]
+    rel = ctx.delays.relays
     assert set(rel) == {"src", "src2", "a"}
     assert rel["src"]["stages"] == 3 and rel["a"]["stages"] == 1
     for pre, entry in rel.items():
@@ -117,7 +117,7 @@ def test_split_delays_are_exact_and_fit_one_hop():
             np.maximum.at(need, p.pre_idx, (p.delay.astype(int) + D - 1) // D - 1)
         sizes = [out.populations[n].size for n in entry["populations"]]
         assert sizes == [int((need >= s).sum()) for s in range(1, entry["stages"] + 1)]
-    json.dumps(ctx.artefacts)
+    json.dumps(ctx.delays.to_dict())
     # Every changed projection is reported.
     infos = [d for d in ctx.diagnostics if d.level == "info"]
     for name in ("src->a", "src->b", "src2->a", "a->b"):
@@ -308,14 +308,14 @@ def test_spinnaker_delay_extension_stages_follow_spynnaker(delay, stages):
     ctx = ctx_for(SPINN)
     out = legalize_delays(net, ctx)
     assert out is net
-    ext = ctx.artefacts.get("delay_extensions", {})
+    ext = ctx.delays.extensions
     if stages == 0:
         assert ext == {}
     else:
         assert ext == {"s": {"max_delay": delay, "stages": stages, "delay_per_stage": 32,
                              "n_atoms": 4, "posts": ["p"]}}
         assert any(d.subject == "long one" and f"{stages} stage(s)" in d.message for d in ctx.diagnostics)
-        json.dumps(ctx.artefacts)
+        json.dumps(ctx.delays.to_dict())
 
 
 def test_spinnaker_extension_per_pre_population_takes_the_max_over_edges():
@@ -328,7 +328,7 @@ def test_spinnaker_extension_per_pre_population_takes_the_max_over_edges():
     net.add_projection("s", "r", [2], [2], 1.0, 20, receptor="excitatory")
     ctx = ctx_for(SPINN)
     legalize_delays(net, ctx)
-    assert ctx.artefacts["delay_extensions"] == {
+    assert ctx.delays.extensions == {
         "s": {"max_delay": 130, "stages": 4, "delay_per_stage": 32, "n_atoms": 3, "posts": ["p", "q"]}}
     assert not [d for d in ctx.diagnostics if d.level == "warning"]
 

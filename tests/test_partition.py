@@ -49,7 +49,7 @@ def networks(draw, max_pop=700, max_delay=40):
 def _part(net: Network, board, seed: int = 0, **options) -> tuple[Partition, CompileContext]:
     ctx = CompileContext(board=mapped(board) if isinstance(board, str) else board, seed=seed, options=options)
     partition(net, ctx)
-    return ctx.artefacts["partition"], ctx
+    return ctx.partition, ctx
 
 
 @pytest.mark.parametrize("board", ["spinn-5", "loihi1-nahuku-32"])

@@ -36,9 +36,9 @@ def small_networks(draw):
 
 
 def _check_capacities(ctx):
-    part = ctx.artefacts["partition"]
-    res = ctx.artefacts["placement_result"]
-    t = ctx.artefacts["target"]
+    part = ctx.partition
+    res = ctx.placement
+    t = ctx.target
     grid = res.grid
     dem_c, dem_s = slice_demands(part, t)
     cap = chip_capacity(t, grid)
@@ -52,7 +52,7 @@ def _check_capacities(ctx):
         members = np.flatnonzero(res.chip_of == c)
         cores = np.concatenate([np.arange(res.core_of[m], res.core_of[m] + dem_c[m]) for m in members])
         assert np.unique(cores).size == cores.size and cores.min() >= 0 and cores.max() < cap[c]
-    placed = ctx.artefacts["placement"]
+    placed = ctx.placed
     assert len(placed) == len(part.slices)
     assert {(p.population, p.slice) for p in placed} == {(s.population, s.index) for s in part.slices}
 
@@ -64,7 +64,7 @@ def test_no_limit_exceeded_after_placement(board, net, seed):
     ctx = run_partial(net, board, "placement", seed=seed)
     _check_capacities(ctx)
     # only neurons that cannot fit a core even alone (e.g. > 256 multapses from one source) may remain
-    bad_pops = {v.population for v in ctx.artefacts["partition"].violations if v.unsplittable}
+    bad_pops = {v.population for v in ctx.partition.violations if v.unsplittable}
     assert [v.message() for v in collect_violations(net, ctx)
             if not v.unsplittable and v.population not in bad_pops] == []
 
@@ -74,14 +74,14 @@ def test_no_limit_exceeded_after_placement(board, net, seed):
 def test_same_seed_same_placement(net, seed):
     a = run_partial(net, "spinn-5", "placement", seed=seed)
     b = run_partial(net, "spinn-5", "placement", seed=seed)
-    assert [p.to_dict() for p in a.artefacts["placement"]] == [p.to_dict() for p in b.artefacts["placement"]]
+    assert [p.to_dict() for p in a.placed] == [p.to_dict() for p in b.placed]
 
 
 def test_ethernet_chip_has_fewer_cores():
     net = Network("e")
     net.add_population("a", 256 * 16 * 3)  # 48 slices: more than one chip's worth
     ctx = run_partial(net, "spinn-5", "placement")
-    res = ctx.artefacts["placement_result"]
+    res = ctx.placement
     eth = int(np.flatnonzero(res.grid.ethernet)[0])
     assert (res.chip_of == eth).sum() <= 15
     assert np.bincount(res.chip_of).max() <= 16
@@ -99,17 +99,17 @@ def test_sdram_per_chip_limits_cores_per_chip():
     net.add_projection("src", "dst", rng.integers(0, 20_000, 5_000), rng.integers(0, 256 * 6, 5_000), 0.1, 1)
     ctx = run_partial(net, board, "placement")
     _check_capacities(ctx)
-    res = ctx.artefacts["placement_result"]
-    part = ctx.artefacts["partition"]
+    res = ctx.placement
+    part = ctx.partition
     dst = [s.id for s in part.slices_of("dst")]
     assert np.bincount(res.chip_of[dst]).max() <= 3
 
 
 def _cost_pair(net, board="spinn-5", seed=0):
     ctx = run_partial(net, board, "placement", seed=seed)
-    res = ctx.artefacts["placement_result"]
+    res = ctx.placement
     t = target_of(ctx.board)
-    base = spynnaker_style_placement(ctx.artefacts["partition"], t, res.grid)
+    base = spynnaker_style_placement(ctx.partition, t, res.grid)
     return res.cost, placement_cost(res.graph, base, res.grid, t.family), ctx
 
 
@@ -128,8 +128,8 @@ def test_better_than_spynnaker_style_when_partners_are_declared_apart(board):
     net = modular_network(n_modules=12, size=size, seed=4, shuffle_order=True)
     ours, base, ctx = _cost_pair(net, board=board, seed=4)
     assert ours < 0.7 * base, (ours, base)
-    res = ctx.artefacts["placement_result"]
-    if ctx.artefacts["target"].family == "spinnaker":
+    res = ctx.placement
+    if ctx.target.family == "spinnaker":
         # the SpiNNaker objective is exactly the reported hop-weighted multicast traffic
         assert res.traffic["hop_weighted_spikes_per_s"] == pytest.approx(ours)
         assert res.baseline_traffic["hop_weighted_spikes_per_s"] == pytest.approx(base)
@@ -163,4 +163,4 @@ def test_single_chip_board():
     net = modular_network(n_modules=4, size=300, seed=0)
     ctx = run_partial(net, "loihi2-oheo-gulch", "placement")
     _check_capacities(ctx)
-    assert ctx.artefacts["placement_result"].cost == 0.0
+    assert ctx.placement.cost == 0.0

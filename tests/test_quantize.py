@@ -155,13 +155,13 @@ def test_loihi_pass_structure_mapping_and_records():
     # Documented mapping: dv, du (+1), exact threshold at v_thresh - v_rest, zero rest.
     assert lif.params["dv"] == round(4096 * (1 - np.exp(-1 / 20)))
     assert lif.params["du"] == round(4096 * (1 - np.exp(-1 / 5))) - 1
-    S = ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+    S = ctx.quantization.populations["lif"]["voltage_scale"]
     assert (64 * lif.params["vth"] + 1) == pytest.approx(15.0 * S)
     assert lif.params["v_init"] == 0 and lif.params["u_init"] == 0
     for name in ("exc", "inh"):
         p, p0 = q.projections[name], net.projections[name]
         assert p.receptor == "input" and p.attrs["num_weight_bits"] == 8
-        rec = ctx.artefacts["quantization"][name]
+        rec = ctx.quantization.projections[name]
         assert set(rec) >= {"max_abs_error", "mean_abs_error", "relative_error", "n_zeroed",
                             "n_saturated", "n_synapses", "weight_exp", "scale"}
         assert rec["weight_exp"] == p.attrs["weight_exp"] and rec["n_synapses"] == p0.n_synapses
@@ -177,7 +177,7 @@ def test_loihi_pass_structure_mapping_and_records():
         assert rec["scale"] == pytest.approx(p21 * S / 64 / 2.0 ** p.attrs["weight_exp"])
         assert np.array_equal(lava_weights(p.weight, 8), p.weight)
     assert np.all(q.projections["inh"].weight <= 0)
-    json.dumps(ctx.artefacts)  # plain Python values: the report can carry them
+    json.dumps(ctx.quantization.to_dict())  # plain Python values: the report can carry them
     # the input network is untouched
     for name, p in before.projections.items():
         assert np.array_equal(net.projections[name].weight, p.weight)
@@ -195,7 +195,7 @@ def test_per_neuron_parameters_become_per_neuron_integers():
     validate_network(q)
     lif = q.populations["lif"]
     assert lif.param("dv").tolist() == [round(4096 * (1 - np.exp(-1 / t))) for t in (10.0, 20.0, 40.0)]
-    S = ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+    S = ctx.quantization.populations["lif"]["voltage_scale"]
     thr = (64 * lif.param("vth") + 1) / S
     assert thr[2] == pytest.approx(15.0)  # the largest threshold is exact, the others within 32 units
     assert np.all(np.abs(thr - [5.0, 10.0, 15.0]) <= 32 / S)
@@ -207,7 +207,7 @@ def test_zeroed_weights_are_warned_with_counts():
     w[:, 0] = [2.0, 1e-4, 2e-4, 5e-5, 1.0]
     ctx = ctx_for(LOIHI)
     q = quantize_loihi(ff_net(w, n_post=1), ctx)
-    rec = ctx.artefacts["quantization"]["exc"]
+    rec = ctx.quantization.projections["exc"]
     assert rec["n_zeroed"] == 3 and int(np.count_nonzero(q.projections["exc"].weight)) == 2
     (msg,) = warnings_of(ctx, "exc")
     assert "3 of 5 nonzero weights become 0" in msg and "'exc'" in msg
@@ -231,7 +231,7 @@ def test_explicit_zero_weights_are_not_counted_as_lost():
     net.add_projection("src", "lif", [0, 0, 1, 1], [0, 1, 0, 1], w.ravel(), receptor="excitatory", name="exc")
     ctx = ctx_for(LOIHI)
     quantize_loihi(net, ctx)
-    assert ctx.artefacts["quantization"]["exc"]["n_zeroed"] == 0 and not warnings_of(ctx)
+    assert ctx.quantization.projections["exc"]["n_zeroed"] == 0 and not warnings_of(ctx)
 
 
 def test_weight_exp_override_is_honoured_and_saturation_reported():
@@ -244,7 +244,7 @@ def test_weight_exp_override_is_honoured_and_saturation_reported():
         ctx = ctx_for(LOIHI, weight_exp={"exc": e})
         q = quantize_loihi(net, ctx)
         assert q.projections["exc"].attrs["weight_exp"] == e
-        rec = ctx.artefacts["quantization"]["exc"]
+        rec = ctx.quantization.projections["exc"]
         assert rec["weight_exp"] == e and rec["exp_source"] == "override"
         if e < e_auto:
             assert rec["n_saturated"] > 0
@@ -302,12 +302,12 @@ def test_loihi_parameters_fit_the_board_for_random_physical_parameters(p, seed, 
         assert fmt.weight_exp_min <= pr.attrs["weight_exp"] <= fmt.weight_exp_max
         assert pr.attrs["num_weight_bits"] == fmt.weight_bits
         assert np.array_equal(lava_weights(pr.weight, fmt.weight_bits), pr.weight)
-        rec = ctx.artefacts["quantization"][name]
+        rec = ctx.quantization.projections[name]
         assert rec["n_saturated"] == 0
         if rec["n_zeroed"] == 0 and fmt.weight_exp_min < rec["weight_exp"]:
             assert rec["relative_error"] < 1 / 255.5
     # the threshold is exact
-    rec = ctx.artefacts["quantization_populations"]["lif"]
+    rec = ctx.quantization.populations["lif"]
     assert rec["v_thresh - v_rest"]["max_rel_error"] < 1e-9
 
 
@@ -323,13 +323,13 @@ def test_worst_case_input_cannot_wrap_u():
     net.add_projection("src", "lif", pre, post, rng.uniform(1.0, 5.0, pre.size), receptor="excitatory")
     ctx = ctx_for(LOIHI)
     q = quantize_loihi(net, ctx)
-    assert ctx.artefacts["quantization_populations"]["lif"]["scale_limited_by"] == "input_bound"
+    assert ctx.quantization.populations["lif"]["scale_limited_by"] == "input_bound"
     u = Simulation(q, Loihi2Mode()).run(steps).traces["lif"]["u"]
     assert u.max() < 2 ** 23 and u.min() > -2 ** 23
     assert u.max() > 2 ** 22  # and the bound is not absurdly loose: u gets near the top
     assert np.all(np.diff(u[:, 0].astype(np.int64)) >= 0)  # monotone rise: no wrap happened
     # A voltage_scale override above the bound is allowed with a warning.
-    S = ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+    S = ctx.quantization.populations["lif"]["voltage_scale"]
     ctx2 = ctx_for(LOIHI, voltage_scale={"lif": 4 * S})
     quantize_loihi(net, ctx2)
     assert any("may overflow" in m for m in warnings_of(ctx2, "lif"))
@@ -354,7 +354,7 @@ def test_inexpressible_features_are_errors_naming_the_population():
     ctx = ctx_for(LOIHI)                       # default: emulated (tests/test_refractory_emulation.py)
     q = quantize_loihi(net, ctx)
     assert any("emulated" in m for m in warnings_of(ctx, "lif"))
-    emulation = ctx.artefacts["quantization_populations"]["lif"]["refractory_emulation"]
+    emulation = ctx.quantization.populations["lif"]["refractory_emulation"]
     assert emulation["projections"] and set(emulation["projections"]) < set(q.projections)
     validate_network(q)
     with pytest.raises(ModelError, match="one period for the whole population"):
@@ -403,10 +403,10 @@ def test_plastic_projection_gets_its_exponent_from_w_max_and_a_rule_in_mantissa_
     assert rule.w_max == m_max and rule.w_min == 0.0
     assert rule.a_plus == pytest.approx(0.1 * m_max / 2.0) and rule.a_minus == pytest.approx(0.12 * m_max / 2.0)
     assert np.all(pr.weight == np.rint(0.5 * m_max / 2.0))
-    assert ctx.artefacts["quantization"]["exc"]["plastic"]["w_max_mantissa"] == m_max
+    assert ctx.quantization.projections["exc"]["plastic"]["w_max_mantissa"] == m_max
     # the worst-case input bound (and so the voltage scale) counts plastic synapses at w_max
-    assert (ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
-            == ctx_s.artefacts["quantization_populations"]["lif"]["voltage_scale"])
+    assert (ctx.quantization.populations["lif"]["voltage_scale"]
+            == ctx_s.quantization.populations["lif"]["voltage_scale"])
 
 
 def test_parameters_changed_beyond_tolerance_are_warned():
@@ -415,7 +415,7 @@ def test_parameters_changed_beyond_tolerance_are_warned():
     quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"tau_syn_E": 20000.0, "tau_syn_I": 20000.0}), ctx)
     (msg,) = [m for m in warnings_of(ctx, "lif") if "tau_syn" in m]
     assert "instead of 20000 ms" in msg and "(du+1)/4096" in msg
-    rec = ctx.artefacts["quantization_populations"]["lif"]["tau_syn"]
+    rec = ctx.quantization.populations["lif"]["tau_syn"]
     assert rec["effective"] == pytest.approx(-1 / np.log(4095 / 4096))
 
 
@@ -429,12 +429,12 @@ def test_tiny_weights_below_one_input_unit_are_warned():
     net.add_projection("src", "lif", [0, 1], [0, 0], [0.01, 0.03], receptor="excitatory", name="tiny")
     ctx = ctx_for(LOIHI)
     quantize_loihi(net, ctx)
-    rec = ctx.artefacts["quantization"]["tiny"]
+    rec = ctx.quantization.projections["tiny"]
     assert rec["weight_exp"] < 0 and rec["n_below_input_unit"] == 2 and rec["sum_floor_error_nA"] > 0
     assert rec["n_zeroed"] == 0
     assert any("below one input unit" in m for m in warnings_of(ctx, "tiny"))
     # and the systematic floor loss of its negative exponent is bounded and warned about
-    bound = ctx.artefacts["quantization_populations"]["lif"]["floor_bias_bound_rel_threshold"]
+    bound = ctx.quantization.populations["lif"]["floor_bias_bound_rel_threshold"]
     assert bound > 0.01 and any("floor-shifts" in m for m in warnings_of(ctx, "lif"))
 
 
@@ -503,7 +503,7 @@ def _dequantized(net: Network, q: Network, ctx: CompileContext) -> Network:
         post = net.populations[proj.post]
         p = post.param
         p21 = psc_propagator(p("tau_m"), p("tau_syn_E"), p("cm"), net.dt_ms)[proj.post_idx]
-        S = ctx.artefacts["quantization_populations"][proj.post]["voltage_scale"]
+        S = ctx.quantization.populations[proj.post]["voltage_scale"]
         qp = q.projections[name]
         proj.weight = qp.weight * 2.0 ** qp.attrs["weight_exp"] * 64 / S / p21
     return out
@@ -526,7 +526,7 @@ def test_mapping_is_exact_apart_from_weight_rounding(seed):
     q = quantize_loihi(net, ctx)
     assert q.populations["lif"].params["dv"] == 256 and q.populations["lif"].params["du"] == 511
     assert all(p.attrs["weight_exp"] >= 0 for p in q.projections.values())
-    S = ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+    S = ctx.quantization.populations["lif"]["voltage_scale"]
     q.populations["lif"].record = ("spikes", "v")
     fl = Simulation(_dequantized(net, q, ctx), FloatMode()).run(steps)
     lo = Simulation(q, Loihi2Mode()).run(steps)
@@ -556,13 +556,13 @@ def test_negative_weight_exp_floor_bias_is_bounded_and_avoidable():
         q = quantize_loihi(net, ctx)
         q.populations["lif"].record = ("v",)
         exps = [p.attrs["weight_exp"] for p in q.projections.values()]
-        S = ctx.artefacts["quantization_populations"]["lif"]["voltage_scale"]
+        S = ctx.quantization.populations["lif"]["voltage_scale"]
         v_f = Simulation(_dequantized(net, q, ctx), FloatMode()).run(steps).traces["lif"]["v"] + 65.0
         res = Simulation(q, Loihi2Mode()).run(steps)
         assert res.spike_counts()["lif"] == 0
         v_l = res.traces["lif"]["v"] / S
         drifts[floor] = float(np.max(v_f - v_l))
-        bound = ctx.artefacts["quantization_populations"]["lif"]["floor_bias_bound_rel_threshold"] * 200.0
+        bound = ctx.quantization.populations["lif"]["floor_bias_bound_rel_threshold"] * 200.0
         if floor is None:
             assert min(exps) < 0 and 0 < drifts[floor] <= bound
         else:
@@ -641,7 +641,7 @@ def test_spinnaker_shifts_and_weights_are_spynnakers(delays_vary):
             # sPyNNaker, forced to our shift, re-derives exactly the same integers from w_q
             assert sw.shift_for(forced_max_expected_summed_weight(s)) == s
             assert np.array_equal(sw.quantize(qp.weight, sw.weight_scales([s])[0]), expected_raw)
-            rec = ctx.artefacts["quantization"][p.name]
+            rec = ctx.quantization.projections[p.name]
             err = np.abs(qp.weight - p.weight)
             assert rec["max_abs_error"] == pytest.approx(err.max()) and rec["ring_buffer_shift"] == s
             assert rec["max_abs_error"] <= weight_lsb(s) / 2
@@ -649,7 +649,7 @@ def test_spinnaker_shifts_and_weights_are_spynnakers(delays_vary):
     for name, p in before.projections.items():
         assert np.array_equal(net.projections[name].weight, p.weight)
     assert "ring_buffer_shift" not in net.populations["a"].annotations
-    json.dumps(ctx.artefacts)
+    json.dumps(ctx.quantization.to_dict())
     json.dumps(q.populations["a"].annotations)  # the IR file format stores annotations as JSON
 
 
@@ -684,7 +684,7 @@ def test_spinnaker_error_bound_for_random_weights_and_shifts(w, shift):
     lsb = weight_lsb(shift)
     assume(np.any(w >= lsb / 2 * (1 + 1e-9)))  # else the projection fails (tested separately)
     q = quantize_spinnaker(net, ctx)
-    rec = ctx.artefacts["quantization"]["x"]
+    rec = ctx.quantization.projections["x"]
     wq = q.projections["x"].weight
     sat = w > 0xFFFF * lsb + lsb / 2
     assert rec["n_saturated"] == int(sat.sum())
@@ -700,7 +700,7 @@ def test_spinnaker_zeroed_weights_warned_with_counts_and_total_loss_fails():
     net.add_projection("src", "p", np.arange(4), np.zeros(4), [3.0, 1e-6, 2e-6, 1.0], receptor="excitatory", name="x")
     ctx = ctx_for(SPINN)
     quantize_spinnaker(net, ctx)
-    assert ctx.artefacts["quantization"]["x"]["n_zeroed"] == 2
+    assert ctx.quantization.projections["x"]["n_zeroed"] == 2
     (msg,) = warnings_of(ctx, "x")
     assert "2 of 4 nonzero weights become 0" in msg and "silently" in msg
     # a second projection onto the same receptor, all of whose weights are below LSB/2
@@ -711,8 +711,8 @@ def test_spinnaker_zeroed_weights_warned_with_counts_and_total_loss_fails():
     ctx = ctx_for(SPINN, ring_buffer_shift={"lost": 0})
     q = quantize_spinnaker(net, ctx)
     assert q.populations["p"].annotations["ring_buffer_shift"]["excitatory"] == 0
-    assert ctx.artefacts["quantization"]["x"]["n_saturated"] == 1  # 3 nA > 0xFFFF * 2**-15 nA
-    assert ctx.artefacts["ring_buffer_shifts"]["p"]["excitatory"]["source"] == "override (lost)"
+    assert ctx.quantization.projections["x"]["n_saturated"] == 1  # 3 nA > 0xFFFF * 2**-15 nA
+    assert ctx.quantization.ring_buffer_shifts["p"]["excitatory"]["source"] == "override (lost)"
 
 
 def test_spinnaker_overrides_per_population_receptor_and_conflicts():
@@ -760,7 +760,7 @@ def test_spinnaker_ring_buffer_saturation_risk_is_warned():
     net.projections["x"].delay[:] = np.arange(n) % 7 + 1
     ctx = ctx_for(SPINN, spikes_per_second=1.0)
     quantize_spinnaker(net, ctx)
-    assert ctx.artefacts["ring_buffer_shifts"]["p"]["excitatory"]["used_statistical_bound"]
+    assert ctx.quantization.ring_buffer_shifts["p"]["excitatory"]["used_statistical_bound"]
     assert any("ring buffer saturates" in m for m in warnings_of(ctx, "p"))
 
 

@@ -62,7 +62,7 @@ def test_emulated_period_runs_in_lava_like_our_mode_and_is_never_violated(k):
                  params={"tau_refrac": float(k), "i_offset": 0.2}, steps=steps, rate=0.1, seed=k)
     ctx = ctx_for(LOIHI)
     q = quantize_loihi(net, ctx)
-    rec = ctx.artefacts["quantization_populations"]["lif"]
+    rec = ctx.quantization.populations["lif"]
     assert rec["refractory_emulation"]["steps"] == k
     assert rec["voltage_scale"] <= rec["scale_limits"]["refractory_room"] * (1 + 1e-12)
     ours = Simulation(q, Loihi2Mode()).run(steps)

@@ -22,7 +22,7 @@ def _fails(net, board, **kw) -> str:
 def test_fits_and_reports():
     net = modular_network(n_modules=6, size=700, seed=1)
     ctx = run_mapping(net, "spinn-5", seed=1)
-    assert ctx.artefacts["violations"] == []
+    assert ctx.violations == []
     rep = mapping_report(net, ctx)
     json.dumps(rep, allow_nan=False)
     s = rep["summary"]

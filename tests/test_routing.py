@@ -57,7 +57,7 @@ def _hand_placed(net: Network, board: str, chips: dict[str, tuple[int, int]]):
     """Partition normally, then put each population's slices on the given chip (cores in order)."""
     ctx = CompileContext(board=mapped(board))
     partition(net, ctx)
-    part = ctx.artefacts["partition"]
+    part = ctx.partition
     t = target_of(ctx.board)
     grid = grid_of(ctx.board)
     chip_of = np.full(len(part.slices), -1, dtype=np.int64)
@@ -132,8 +132,8 @@ def test_same_route_slices_merge_into_one_entry():
 def test_keys_are_disjoint_and_masks_cover_slices():
     net = modular_network(n_modules=6, size=700, seed=0)
     ctx = run_mapping(net, "spinn-5")
-    rt = ctx.artefacts["routing"]
-    part = ctx.artefacts["partition"]
+    rt = ctx.routing
+    part = ctx.partition
     keys = rt.keys
     assert set(keys) == {s.id for s in part.slices}
     for s in part.slices:
@@ -178,6 +178,6 @@ def test_loihi_has_link_traffic_but_no_tables():
     board = custom_board("loihi1-nahuku-32", chip_limits={"cores": 4}, core_limits={"neurons": 128})
     net = modular_network(n_modules=6, size=400, seed=2)
     ctx = run_mapping(net, board)
-    rt = ctx.artefacts["routing"]
+    rt = ctx.routing
     assert rt.entries is None
     assert rt.link_load.sum() > 0 and rt.link_traversals_per_s == pytest.approx(rt.link_load.sum())

@@ -20,7 +20,7 @@ from neurocompile.ir.network import Network
 
 def lower_to_loihi2(net: Network, board: Any = "loihi2-oheo-gulch",
                     info: dict[str, Any] | None = None) -> Network:
-    """The CA3 float network as a loihi2 network; `info` receives the pass's diagnostics and artefacts."""
+    """The CA3 float network as a loihi2 network; `info` receives the pass's diagnostics and quantization record."""
     from neurocompile.boards import load_board
     from neurocompile.passes.pipeline import CompileContext
     from neurocompile.passes.quantize_loihi import quantize_loihi
@@ -29,7 +29,7 @@ def lower_to_loihi2(net: Network, board: Any = "loihi2-oheo-gulch",
     ctx = CompileContext(board=board, options={})
     q = quantize_loihi(net, ctx)
     if info is not None:
-        info.update({"diagnostics": ctx.diagnostics, "artefacts": ctx.artefacts})
+        info.update({"diagnostics": ctx.diagnostics, "quantization": ctx.quantization})
     return q
 
 

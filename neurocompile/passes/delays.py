@@ -8,7 +8,7 @@ The board says how (``board.delays``, IR convention: a spike at step t arrives a
   - ``"none"``: impossible; :class:`ResourceError` naming the projection, the delay and the limit.
   - ``"delay_extension_cores"`` (SpiNNaker): the IR is **not** rewritten; sPyNNaker inserts
     delay-extension vertices itself. We predict them so the partitioner can reserve the cores, in
-    ``ctx.artefacts["delay_extensions"][pre_population]``, following sPyNNaker 1!7.4.1
+    ``ctx.delays.extensions[pre_population]``, following sPyNNaker 1!7.4.1
     (``spynnaker/pyNN/extra_algorithms/delay_support_adder.py``,
     ``_DelaySupportAdder._check_delay_values`` l.185-241 and
     ``_create_delay_app_vertex_and_pre_edge`` l.142-183):
@@ -215,7 +215,7 @@ def _n_bits(n_values: int) -> int:
 def _predict_delay_extensions(net: Network, ctx: CompileContext, long_projs: list[Projection]) -> None:
     board = ctx.board
     per_stage = board.delays.max_steps_in_core
-    out: dict[str, dict[str, Any]] = ctx.artefacts.setdefault("delay_extensions", {})
+    out: dict[str, dict[str, Any]] = ctx.delays.extensions
     # sPyNNaker's slots of a post population that fits in fewer than a full core (see docstring).
     npc = board.core_limits.get("neurons")
     edges: dict[tuple[str, str], int] = {}
@@ -293,7 +293,7 @@ def _insert_relays(net: Network, ctx: CompileContext, long_projs: list[Projectio
     by_pre: dict[str, list[Projection]] = {}
     for proj in long_projs:
         by_pre.setdefault(proj.pre, []).append(proj)
-    summary = ctx.artefacts.setdefault("delay_relays", {})
+    summary = ctx.delays.relays
     replaced: dict[str, list[Projection]] = {}
     names = set(out.populations)
     proj_names = set(out.projections)

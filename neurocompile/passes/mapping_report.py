@@ -35,12 +35,12 @@ def _f(x: Any) -> Any:
 
 
 def mapping_report(net: Network, ctx: CompileContext) -> dict[str, Any]:
-    part: Partition | None = ctx.artefacts.get("partition")
+    part: Partition | None = ctx.partition
     if part is None:
         return {}
-    t: Target = ctx.artefacts["target"]
-    pl: PlacementResult | None = ctx.artefacts.get("placement_result")
-    rt: RoutingResult | None = ctx.artefacts.get("routing")
+    t: Target = ctx.target
+    pl: PlacementResult | None = ctx.placement
+    rt: RoutingResult | None = ctx.routing
     grid = pl.grid if pl is not None else None
     slices, cores = [], []
     max_util: dict[str, float] = {}
@@ -126,5 +126,5 @@ def mapping_report(net: Network, ctx: CompileContext) -> dict[str, Any]:
         "cores": cores,
         "chips": chips_out,
         "resources": {k: {"unit": u, "description": d, "provenance": p} for k, (u, d, p) in RESOURCES.items()},
-        "violations": [v.to_dict() for v in ctx.artefacts.get("violations", [])],
+        "violations": [v.to_dict() for v in ctx.violations],
     }

@@ -615,7 +615,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
         ctx.info(f"population {pop.name!r}: {pop.size:,} neurons in {res.n_parts} slices ({res.method}; "
                  f"lower bound {res.lower_bound})", pop.name)
     ext = delay_extension_cores(t, net, labels, {p: np.bincount(labels[p], minlength=int(labels[p].max()) + 1)
-                                                 for p in labels}, ctx.artefacts.get("delay_extensions"))
+                                                 for p in labels}, ctx.delays.extensions)
     extra = np.zeros(len(slices), dtype=np.int64)
     for name, e in ext.items():
         usage[name].extra_cores = e
@@ -623,7 +623,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
     lb = sum(r.lower_bound for r in results.values())
     part = Partition(slices, labels, offset, usage, {k: r.method for k, r in results.items()}, extra, lb,
                      violations)
-    ctx.artefacts["partition"] = part
-    ctx.artefacts["target"] = t
+    ctx.partition = part
+    ctx.target = t
     ctx.info(f"{len(slices):,} slices (+{int(extra.sum())} delay-extension cores); core lower bound {lb:,}")
     return net

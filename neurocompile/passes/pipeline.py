@@ -1,16 +1,24 @@
 """Pass pipeline: an ordered list of named passes, each (IR, board, context) -> IR.
 
-Passes report through the context (diagnostics, artefacts such as the placement) rather than by
-printing, so the CLI, reports and tests all see the same record. Each pass is timed.
+Passes report through the context rather than by printing: diagnostics, and typed records of what
+they decided (quantization, delays, partition, placement, routing), so the CLI, the report, the
+compiled-network file and tests all see the same record. Each pass is timed.
 """
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from typing import Any, Callable, Protocol
+from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from neurocompile.boards.schema import Board
 from neurocompile.ir.network import Network
+from neurocompile.records import DelayRecord, QuantizationRecord
+
+if TYPE_CHECKING:  # the mapping passes import this module
+    from neurocompile.passes.partition import Partition
+    from neurocompile.passes.placement import PlacedSlice, PlacementResult
+    from neurocompile.passes.resources import Target, Violation
+    from neurocompile.passes.routing import RoutingResult
 
 
 @dataclass(frozen=True)
@@ -31,7 +39,14 @@ class CompileContext:
     board: Board
     seed: int = 0
     options: dict[str, Any] = field(default_factory=dict)
-    artefacts: dict[str, Any] = field(default_factory=dict)
+    quantization: QuantizationRecord = field(default_factory=QuantizationRecord)   # quantize
+    delays: DelayRecord = field(default_factory=DelayRecord)                      # delays
+    target: Target | None = None                  # partition: the board as the mapping passes see it
+    partition: Partition | None = None            # partition
+    placement: PlacementResult | None = None      # placement
+    placed: list[PlacedSlice] = field(default_factory=list)  # placement, one entry per slice
+    routing: RoutingResult | None = None          # routing
+    violations: list[Violation] = field(default_factory=list)  # resource_check
     diagnostics: list[Diagnostic] = field(default_factory=list)
     timings: list[dict[str, Any]] = field(default_factory=list)
     current_pass: str = ""

@@ -727,18 +727,18 @@ def place_slices(net: Network, part: Partition, t: Target, seed: int, options: d
 
 
 def placement(net: Network, ctx: CompileContext) -> Network:
-    """Pass: place the partition's slices (artefacts `placement`, `placement_result`)."""
-    part: Partition = ctx.artefacts["partition"]
-    t: Target = ctx.artefacts["target"]
+    """Pass: place the partition's slices (ctx.placement, ctx.placed)."""
+    part: Partition = ctx.partition
+    t: Target = ctx.target
     res = place_slices(net, part, t, ctx.seed, ctx.options)
-    ctx.artefacts["placement_result"] = res
+    ctx.placement = res
     placed = []
     for s in part.slices:
         c = int(res.chip_of[s.id])
         chip = (int(res.grid.coords[c, 0]), int(res.grid.coords[c, 1])) if c >= 0 else None
         placed.append(PlacedSlice(s.population, s.index, s.neurons, chip, int(res.core_of[s.id]),
                                   int(part.extra_cores[s.id])))
-    ctx.artefacts["placement"] = placed
+    ctx.placed = placed
     n_chips = len(np.unique(res.chip_of[res.chip_of >= 0]))
     gain = (1 - res.cost / res.baseline_cost) * 100 if res.baseline_cost else 0.0
     ctx.info(f"{len(part.slices) - res.unplaced.size:,} slices on {n_chips} chips ({res.method}); hop-weighted "

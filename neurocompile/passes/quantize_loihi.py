@@ -108,8 +108,8 @@ what it is and is not checked against).
 
 Every parameter whose effective value (tau_m, tau_syn from dv/du; threshold; bias) differs from the
 requested one by more than ``ctx.options["loihi_param_tolerance"]`` (relative, default 1 %) is
-warned about; all are recorded in ``ctx.artefacts["quantization_populations"][population]``.
-Per projection ``ctx.artefacts["quantization"][projection]`` holds ``max_abs_error,
+warned about; all are recorded in ``ctx.quantization.populations[population]``.
+Per projection ``ctx.quantization.projections[projection]`` holds ``max_abs_error,
 mean_abs_error, relative_error, n_zeroed, n_saturated, n_synapses, weight_exp, scale`` (mantissa
 units per nA: ``m ~ w * scale``), plus ``n_below_input_unit``, ``sum_floor_error_nA``,
 ``sign_mode``, ``num_weight_bits``, ``voltage_scale``. Nonzero weights that become 0 are warned
@@ -497,7 +497,7 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
 
     out = clone_network(net)
     plans: dict[str, _PopPlan] = {}
-    pop_records = ctx.artefacts.setdefault("quantization_populations", {})
+    pop_records = ctx.quantization.populations
     for pop in net.populations.values():
         model = pop.neuron_model
         if model.is_source or pop.model == "loihi2_lif":
@@ -521,7 +521,7 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
                  f"{plan.limited_by}), vth={int(plan.vth.max())}, du={_as_json(plan.du)}, "
                  f"dv={_as_json(plan.dv)}", pop.name)
 
-    records = ctx.artefacts.setdefault("quantization", {})
+    records = ctx.quantization.projections
     for proj in net.projections.values():
         post = net.populations[proj.post]
         if is_relay(post) and post.model == "lif_curr_exp":

@@ -56,9 +56,9 @@ on-chip conversion changes a parameter the float model uses -- the refractory pe
 ``ceil(tau_refrac / dt)`` ticks on chip but ``round(tau_refrac / dt)`` steps in the float model --
 a warning says so.
 
-Per projection ``ctx.artefacts["quantization"][projection]`` = ``{max_abs_error, mean_abs_error,
+Per projection ``ctx.quantization.projections[projection]`` = ``{max_abs_error, mean_abs_error,
 relative_error, n_zeroed, n_saturated, n_synapses, ring_buffer_shift, scale (raw units per nA),
-lsb_nA}``; per population ``ctx.artefacts["ring_buffer_shifts"][population]`` the shifts, the
+lsb_nA}``; per population ``ctx.quantization.ring_buffer_shifts[population]`` the shifts, the
 expected maxima and where each shift came from.
 """
 from __future__ import annotations
@@ -165,8 +165,8 @@ def quantize_spinnaker(net: Network, ctx: CompileContext) -> Network:
                          f"16-bit synaptic weights are modelled")
     overrides = _shift_overrides(net, ctx)
     out = clone_network(net)
-    records = ctx.artefacts.setdefault("quantization", {})
-    shift_records = ctx.artefacts.setdefault("ring_buffer_shifts", {})
+    records = ctx.quantization.projections
+    shift_records = ctx.quantization.ring_buffer_shifts
     max_raw = 2 ** fmt.weight_bits - 1
     for pop in net.populations.values():
         if pop.neuron_model.is_source:

@@ -6,7 +6,7 @@ per-core limit), the placement (cores on the board, cores and SDRAM per chip) an
 projection or chip, the resource, the amount needed, the limit and a hint, e.g.
 "population 'exc' slice 3 needs 1,310,720 bits of synapse memory on one core but
 loihi1-nahuku-32 allows 1,048,576 per core; hint: ...". All violations are kept in
-`ctx.artefacts["violations"]` (and the report); the error message lists up to 10.
+`ctx.violations` (and the report); the error message lists up to 10.
 """
 from __future__ import annotations
 
@@ -31,8 +31,8 @@ def _slice_subject(part: Partition, pop: str, j: int) -> str:
 
 
 def collect_violations(net: Network, ctx: CompileContext) -> list[Violation]:
-    part: Partition | None = ctx.artefacts.get("partition")
-    t: Target = ctx.artefacts.get("target") or target_of(ctx.board)
+    part: Partition | None = ctx.partition
+    t: Target = ctx.target or target_of(ctx.board)
     out: list[Violation] = []
     if part is None:
         return out
@@ -53,7 +53,7 @@ def collect_violations(net: Network, ctx: CompileContext) -> list[Violation]:
                 per = "per chip" if r == "sdram_bytes" else "per core"
                 out.append(Violation(subject, r, float(u.usage[r][j]), float(u.limits[r][j]), where, per,
                                      t.name, HINTS.get(r, ""), population=pop))
-    pl: PlacementResult | None = ctx.artefacts.get("placement_result")
+    pl: PlacementResult | None = ctx.placement
     if pl is not None:
         dem_c, dem_s = slice_demands(part, t)
         cap = chip_capacity(t, pl.grid)
@@ -81,7 +81,7 @@ def collect_violations(net: Network, ctx: CompileContext) -> list[Violation]:
             for c in np.flatnonzero(used_s > t.sdram_bytes):
                 out.append(Violation(f"chip {pl.grid.chip_name(int(c))}", "sdram_bytes", float(used_s[c]),
                                      float(t.sdram_bytes), "on one chip", "per chip", t.name, HINTS["sdram_bytes"]))
-    rt: RoutingResult | None = ctx.artefacts.get("routing")
+    rt: RoutingResult | None = ctx.routing
     if rt is not None:
         out.extend(rt.violations)
     return out
@@ -98,10 +98,10 @@ def format_violations(violations: list[Violation], board: str) -> str:
 def resource_check(net: Network, ctx: CompileContext) -> Network:
     """Pass: raise one ResourceError listing every exceeded limit (artefact `violations`)."""
     violations = collect_violations(net, ctx)
-    ctx.artefacts["violations"] = violations
+    ctx.violations = violations
     if violations:
         raise ResourceError(format_violations(violations, ctx.board.name))
-    part = ctx.artefacts.get("partition")
+    part = ctx.partition
     ctx.info(f"all per-core, per-chip and routing limits of {ctx.board.name} met"
              + (f" ({len(part.slices):,} slices)" if part is not None else ""))
     return net

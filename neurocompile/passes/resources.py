@@ -587,7 +587,7 @@ def delay_extension_cores(t: Target, net: Network, slices_of_pop: dict[str, np.n
     delay-extension vertex as soon as any of its synapses needs a delay beyond the in-core slots
     of its target core, split exactly like the pre population: one extra core per core of the pre
     population (delay_support_adder.py, splitter_delay_vertex_slice.py create_machine_vertices).
-    `predicted` (ctx.artefacts["delay_extensions"] from the delay legalization pass) adds its
+    `predicted` (ctx.delays.extensions from the delay legalization pass) adds its
     populations too."""
     out = {name: np.zeros(len(sz), dtype=np.int64) for name, sz in part_sizes.items()}
     if t.family != "spinnaker" or t.delay_extension != "delay_extension_cores":

@@ -316,11 +316,11 @@ def route_loihi(net: Network, part: Partition, t: Target, pl: PlacementResult) -
 
 def routing(net: Network, ctx: CompileContext) -> Network:
     """Pass: routing keys and tables (SpiNNaker) or link traffic (Loihi); artefact `routing`."""
-    part: Partition = ctx.artefacts["partition"]
-    t: Target = ctx.artefacts["target"]
-    pl: PlacementResult = ctx.artefacts["placement_result"]
+    part: Partition = ctx.partition
+    t: Target = ctx.target
+    pl: PlacementResult = ctx.placement
     res = route_spinnaker(net, part, t, pl) if t.family == "spinnaker" else route_loihi(net, part, t, pl)
-    ctx.artefacts["routing"] = res
+    ctx.routing = res
     if res.entries is not None and res.entries.size:
         c = int(np.argmax(res.entries))
         ctx.info(f"routing tables: max {int(res.entries[c]):,} entries on chip {pl.grid.chip_name(c)} "

@@ -17,7 +17,7 @@ REPORT_VERSION = 2  # 2: placement entries are slices (start/stop bound them, `r
 
 
 def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
-    placement = ctx.artefacts.get("placement", [])
+    placement = ctx.placed
     board = ctx.board
     per_core = board.core_limits.get("neurons", 0)
     cores_per_chip = board.chip_limits.get("cores", board.cores_per_chip)
@@ -39,7 +39,7 @@ def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
 
 
 def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[str, Any]:
-    placement = ctx.artefacts.get("placement", [])
+    placement = ctx.placed
     return {
         "report_version": REPORT_VERSION,
         "tool": {"name": "neurocompile", "version": __version__},
@@ -64,13 +64,13 @@ def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[st
         "mapping": mapping_report(net, ctx),
         "quantization": {
             "number_format": net.number_format,
-            "projections": ctx.artefacts.get("quantization", {}),
-            "populations": ctx.artefacts.get("quantization_populations", {}),
-            "ring_buffer_shifts": ctx.artefacts.get("ring_buffer_shifts", {}),
+            "projections": ctx.quantization.projections,
+            "populations": ctx.quantization.populations,
+            "ring_buffer_shifts": ctx.quantization.ring_buffer_shifts,
         },
         "delays": {
-            "extensions": ctx.artefacts.get("delay_extensions", {}),
-            "relays": ctx.artefacts.get("delay_relays", {}),
+            "extensions": ctx.delays.extensions,
+            "relays": ctx.delays.relays,
         },
     }
 
