@@ -33,7 +33,7 @@ def cell(net, board_name: str, seed: int) -> dict:
     chips = len(result.report["mapping"]["chips"])
     return {"fits": True, "cores": mapping["cores_used"], "chips": chips, "busiest": busiest,
             "util": util.get(busiest, 0.0), "s": time.perf_counter() - t0,
-            "warnings": sum(d.level == "warning" for d in result.context.diagnostics),
+            "warnings": sum(d.level == "warning" for d in result.diagnostics),
             "format": result.network.number_format}
 
 

@@ -47,6 +47,7 @@ def _progress_bar() -> Progress:
 
 
 def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None):
+    """The board and the network (seed None: the file's or the model's own default)."""
     from neurocompile.boards import load_board
     from neurocompile.targets import load_target, parse_options
 
@@ -67,7 +68,9 @@ def _default_out(kind: str, target: str, board: str) -> Path:
 OVERWRITE_HELP = ("Replace the output directory even if it holds files neurocompile did not write "
                   "(never an input, the current directory or its parents). Without it, only an empty "
                   "directory or an earlier neurocompile output is replaced.")
-SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
+DEFAULT_BOARD = "spinn-5"
+SEED_HELP = ("Seed for everything random (placement, Poisson sources); recorded in the outputs "
+             "[default: the network file's or compiled directory's seed, else 0].")
 PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
                "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
@@ -159,20 +162,21 @@ def models() -> None:
 
 @cli.command("compile")
 @click.argument("target")
-@click.option("--board", "board_name", default="spinn-5", show_default=True,
+@click.option("--board", "board_name", default=DEFAULT_BOARD, show_default=True,
               help="Bundled board name (see 'neurocompile boards') or path to a board .yaml.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
               help="Output directory [default: out/<target>-<board>/compiled].")
-@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
-def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...],
+def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | None, params: tuple[str, ...],
                 compiler_options: tuple[str, ...], overwrite: bool) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
-    Runs the pass pipeline (validation, placement, ...) and writes DIR/network.ncnet (the compiled
-    network) and DIR/report.json (placement and resource use; see docs/report-schema.md).
+    Runs the pass pipeline (validation, placement, ...) and writes the compiled network to DIR:
+    network.ncnet, the partition/placement/routing plan, a copy of the board file and report.json
+    (see docs/file-format.md, docs/report-schema.md). 'simulate DIR' and 'report DIR' read it.
 
     \b
     Examples:
@@ -195,16 +199,18 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
         def progress(name: str, i: int, n: int) -> None:
             bar.update(task, description=f"pass {name}", completed=i, total=n)
 
-        result = compile_network(net, board, seed=seed, target=target, progress=progress, options=options)
+        result = compile_network(net, board, seed=net.seed if seed is None else seed, target=target,
+                                 progress=progress, options=options)
     write_compiled(result, output, overwrite=overwrite, inputs=inputs)
     render_report(result.report, out)
-    out.print(f"wrote {output}/network.ncnet and {output}/report.json")
+    out.print(f"wrote {output}/ (network.ncnet, plan.npz, report.json; seed {result.seed})")
 
 
 @cli.command()
 @click.argument("target")
-@click.option("--board", "board_name", default="spinn-5", show_default=True,
-              help="Bundled board name or path to a board .yaml; the network must fit it.")
+@click.option("--board", "board_name", default=None,
+              help=f"Bundled board name or path to a board .yaml; the network must fit it "
+                   f"[default: {DEFAULT_BOARD}; for a compiled directory, the board it was compiled for].")
 @click.option("--backend", default="sim", show_default=True, help="Backend plugin that runs the network.")
 @click.option("--mode", default=None,
               help="Numeric mode of the sim backend: float (unquantized reference), loihi2, spinnaker; "
@@ -213,48 +219,45 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
               help="Timesteps to run.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
               help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
-@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--seed", type=int, default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
-def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
-             output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
+def simulate(target: str, board_name: str | None, backend: str, mode: str | None, steps: int,
+             output: Path | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
              overwrite: bool) -> None:
     """Simulate TARGET as the board would run it, locally.
 
-    The network is first compiled for the board (so a network that does not fit fails here, as it
-    would on the board), then run by the backend.
+    TARGET is a compile output directory (run as compiled: no pass runs again), or a model or
+    network file, which is first compiled for the board (so a network that does not fit fails
+    here, as it would on the board). Then the backend builds and runs it.
 
     \b
     Examples:
+      neurocompile simulate out/synfire --steps 500 -o out/sim      # a compiled directory
       neurocompile simulate synfire --board spinn-5 --steps 500 -o out/sim
       neurocompile simulate my_net.ncnet --backend sim --mode float --steps 2000
     """
-    from neurocompile.compiler import compile_network
     from neurocompile.outdir import check_output_dir, staged_output
-    from neurocompile.plugins import get_backend
+    from neurocompile.plugins import check_backend, get_backend
     from neurocompile.report.simulation import simulation_summary, write_simulation
 
-    compile_options = _compile_options(compiler_options)
-    inputs = _input_paths(target, board_name)
+    inputs = _input_paths(target, board_name or "")
     if output is not None:
         check_output_dir(output, overwrite=overwrite, inputs=inputs)
-    net, board = _load(target, board_name, params, seed)
-    runner = get_backend(backend)
-    ok, why = runner.available()
-    if not ok:
-        raise UserFacingError(f"backend {backend!r} is not usable here: {why}")
-    # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
-    if mode == "float":
-        compile_options["quantize"] = False
-    compiled = compile_network(net, board, seed=seed, target=target, options=compile_options).network
-    options = {"mode": mode} if mode else {}
+    compiled = _compiled_for(target, board_name, seed, params, compiler_options, mode)
+    runner_backend = get_backend(backend)
+    options: dict[str, Any] = {"seed": compiled.seed if seed is None else seed}
+    if mode:
+        options["mode"] = mode
+    check_backend(runner_backend, compiled, options)
+    runner = runner_backend.build(compiled, options)
     with _progress_bar() as bar:
         task = bar.add_task(f"simulating ({backend})", total=steps)
-        result = runner.simulate(compiled, board, steps, seed, options,
-                                 progress=lambda k, n: bar.update(task, completed=k) if k % 50 == 0 or k == n else None)
-    summary = simulation_summary(result, compiled, backend, board.name)
-    table = Table(title=f"{compiled.name}: {steps} steps, {result.mode} mode, seed {seed}", show_edge=False)
+        result = runner.run(steps, progress=lambda k, n: bar.update(task, completed=k) if k % 50 == 0 or k == n else None)
+    net = compiled.network
+    summary = simulation_summary(result, net, backend, compiled.board.name)
+    table = Table(title=f"{net.name}: {steps} steps, {result.mode} mode, seed {options['seed']}", show_edge=False)
     for col in ("population", "size", "spikes", "mean rate (Hz)"):
         table.add_column(col, justify="left" if col == "population" else "right")
     for p in summary["populations"]:
@@ -264,15 +267,45 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
               f"({summary['steps_per_second'] or 0:,.0f} steps/s)")
     if output:
         with staged_output(output, kind="simulation", overwrite=overwrite, inputs=inputs) as stage:
-            write_simulation(stage, result, compiled, summary)
+            write_simulation(stage, result, net, summary)
         out.print(f"wrote {output}/ (spikes.npz, summary.json, raster.png)")
+
+
+def _compiled_for(target: str, board_name: str | None, seed: int | None, params: tuple[str, ...],
+                  compiler_options: tuple[str, ...], mode: str | None) -> Any:
+    """The CompiledNetwork to run: loaded from a compile output directory, else compiled now."""
+    from neurocompile.boards import load_board
+    from neurocompile.compiled import is_compiled_dir, load_compiled
+    from neurocompile.compiler import compile_network
+
+    if is_compiled_dir(target):
+        if params or compiler_options:
+            raise UserFacingError(f"{target!r} is already compiled: --param and --option apply when "
+                                  f"compiling (neurocompile compile ... -o {target})")
+        compiled = load_compiled(target)
+        if board_name is not None and load_board(board_name).name != compiled.board.name:
+            raise UserFacingError(f"{target!r} was compiled for board {compiled.board.name!r}, not "
+                                  f"{board_name!r}; recompile for that board")
+        if mode == "float" and compiled.network.number_format is not None:
+            raise UserFacingError(f"{target!r} holds the {compiled.network.number_format} network; --mode float "
+                                  f"simulates the unquantized network: give the model or network file instead")
+        return compiled
+    compile_options = _compile_options(compiler_options)
+    net, board = _load(target, board_name or DEFAULT_BOARD, params, seed)
+    # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
+    if mode == "float":
+        compile_options["quantize"] = False
+    return compile_network(net, board, seed=net.seed if seed is None else seed, target=target,
+                           options=compile_options)
 
 
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
 def report(directory: Path, as_json: bool) -> None:
-    """Summarise a compile output directory (its report.json) for a person to read.
+    """Summarise a compile output directory for a person to read.
+
+    Reads the saved compiled network (placement of every slice) and its report.json.
 
     \b
     Example:
@@ -281,17 +314,21 @@ def report(directory: Path, as_json: bool) -> None:
     """
     import json
 
+    from neurocompile.compiled import is_compiled_dir, load_compiled
     from neurocompile.report.build import read_report
-    from neurocompile.report.text import render_report
+    from neurocompile.report.text import render_report, render_slices
 
-    rep = read_report(directory)
+    compiled = load_compiled(directory) if is_compiled_dir(directory) else None
+    rep = compiled.report if compiled is not None else read_report(directory)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
-    else:
-        try:
-            render_report(rep, out)
-        except (KeyError, TypeError) as e:
-            raise UserFacingError(f"{directory}: report is missing field {e}") from None
+        return
+    try:
+        render_report(rep, out)
+    except (KeyError, TypeError) as e:
+        raise UserFacingError(f"{directory}: report is missing field {e}") from None
+    if compiled is not None:
+        render_slices(compiled, out)
 
 
 def main() -> None:

@@ -1,30 +1,19 @@
-"""`compile`: run the pass pipeline for a board and write the compiled network and report."""
+"""`compile`: run the pass pipeline for a board; the result is a `CompiledNetwork` (compiled.py)."""
 from __future__ import annotations
 
+import dataclasses
 import os
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Iterable
 
 from neurocompile.boards.schema import Board
 from neurocompile.errors import NeurocompileError
-from neurocompile.ir.fileformat import save_network
+from neurocompile.compiled import CompiledNetwork, from_context, save_compiled
 from neurocompile.ir.network import Network
 from neurocompile.outdir import staged_output
 from neurocompile.passes import CompileContext, default_passes, run_pipeline
 from neurocompile.passes.pipeline import ProgressFn
-from neurocompile.report.build import build_report, write_report
-
-COMPILED_NETWORK_FILE = "network.ncnet"
-REPORT_FILE = "report.json"
-
-
-@dataclass
-class CompileResult:
-    network: Network
-    context: CompileContext
-    report: dict[str, Any]
-
+from neurocompile.report.build import build_report
 
 MODEL_OPTIONS_KEY = "compile_options"
 
@@ -62,8 +51,9 @@ def merged_options(net: Network, board: Board, user: dict[str, Any] | None) -> t
 
 
 def compile_network(net: Network, board: Board, seed: int = 0, target: str = "",
-                    progress: ProgressFn | None = None, options: dict[str, Any] | None = None) -> CompileResult:
-    net.seed = seed
+                    progress: ProgressFn | None = None, options: dict[str, Any] | None = None) -> CompiledNetwork:
+    """Run every pass for `board`; the caller's `net` is left untouched (the result carries `seed`)."""
+    net = dataclasses.replace(net, seed=seed)
     merged, from_model = merged_options(net, board, options)
     ctx = CompileContext(board=board, seed=seed, options=merged)
     if from_model:
@@ -72,7 +62,7 @@ def compile_network(net: Network, board: Board, seed: int = 0, target: str = "",
     compiled = run_pipeline(net, default_passes(), ctx, progress)
     report = build_report(compiled, ctx, target=target)
     report["options"] = {"effective": _jsonable(merged), "from_model": from_model}
-    return CompileResult(compiled, ctx, report)
+    return from_context(compiled, ctx, report, target)
 
 
 def _jsonable(value: Any) -> Any:
@@ -83,10 +73,9 @@ def _jsonable(value: Any) -> Any:
     return value
 
 
-def write_compiled(result: CompileResult, out_dir: str | os.PathLike[str], overwrite: bool = False,
+def write_compiled(result: CompiledNetwork, out_dir: str | os.PathLike[str], overwrite: bool = False,
                    inputs: Iterable[str | os.PathLike[str]] = ()) -> Path:
     """Write network + report; the directory appears only once both are complete (see outdir)."""
     with staged_output(out_dir, kind="compiled", overwrite=overwrite, inputs=inputs) as stage:
-        save_network(result.network, stage / COMPILED_NETWORK_FILE)
-        write_report(result.report, stage / REPORT_FILE)
+        save_compiled(result, stage)
     return Path(out_dir)

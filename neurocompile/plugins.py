@@ -5,6 +5,12 @@ A third party adds one by declaring, in its own pyproject.toml:
     [project.entry-points."neurocompile.models"]     mymodel = "mypkg.model:build"
 A backend entry point names a class implementing `Backend`; a model entry point names a function
 `build(**options) -> Network` whose docstring's first line is shown by `neurocompile models`.
+
+A backend takes a `CompiledNetwork` (neurocompile.compiled): `build(compiled, options)` returns a
+`Runner` whose `run(steps)` gives a SimResult (a simulator may ignore the placement; hardware
+toolchains use it), and `export(compiled, out_dir)` writes what a user needs to run the network on
+that toolchain without neurocompile. What a backend can run is declared in `supports`; the CLI
+checks it before building, so an unsupported network fails in a second with a clear message.
 """
 from __future__ import annotations
 
@@ -12,6 +18,7 @@ import inspect
 from abc import ABC, abstractmethod
 from dataclasses import dataclass
 from importlib.metadata import entry_points
+from pathlib import Path
 from typing import Any, Callable
 
 from neurocompile.errors import PluginError
@@ -20,22 +27,65 @@ BACKEND_GROUP = "neurocompile.backends"
 MODEL_GROUP = "neurocompile.models"
 
 
+@dataclass(frozen=True)
+class Supports:
+    """What a backend can run, checked before it builds anything."""
+
+    families: tuple[str, ...] = ()           # board families (board.family); empty: any
+    number_formats: tuple[str | None, ...] | None = None  # network number formats; None: any
+    plasticity: bool = False                 # plastic projections (pair STDP)
+    recording: tuple[str, ...] | None = ("spikes",)  # state variables it records; None: any
+    export: bool = False                     # writes a stand-alone project for its toolchain
+
+
+class Runner(ABC):
+    """A network built on a backend, ready to run."""
+
+    @abstractmethod
+    def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> Any:
+        """Run `steps` timesteps and return a SimResult (spikes, recorded state, timing)."""
+
+
 class Backend(ABC):
     """A way to run a compiled network: a simulator or a hardware toolchain."""
 
     name: str = ""
     description: str = ""
-    # Board families this backend targets; empty means any.
-    families: tuple[str, ...] = ()
+    supports: Supports = Supports()
 
     def available(self) -> tuple[bool, str]:
         """Whether optional dependencies are importable; the reason when not."""
         return True, ""
 
+    def unsupported(self, compiled: Any, options: dict[str, Any] | None = None) -> list[str]:
+        """What in `compiled` this backend cannot run (empty when it can), from `supports`."""
+        s, net, problems = self.supports, compiled.network, []
+        if s.families and compiled.board.family not in s.families:
+            problems.append(f"board {compiled.board.name!r} is {compiled.board.family}; backend {self.name!r} "
+                            f"targets {', '.join(s.families)}")
+        if s.number_formats is not None and net.number_format not in s.number_formats:
+            problems.append(f"network number format {net.number_format!r}; backend {self.name!r} runs "
+                            f"{', '.join(str(f) for f in s.number_formats)}")
+        if not s.plasticity:
+            plastic = [p.name for p in net.projections.values() if p.plasticity is not None]
+            if plastic:
+                problems.append(f"plastic projection(s) {', '.join(map(repr, plastic[:3]))}: backend "
+                                f"{self.name!r} has no plasticity")
+        if s.recording is not None:
+            for pop in net.populations.values():
+                extra = [v for v in pop.record if v not in s.recording]
+                if extra:
+                    problems.append(f"population {pop.name!r} records {', '.join(extra)}; backend "
+                                    f"{self.name!r} records {', '.join(s.recording)}")
+        return problems
+
     @abstractmethod
-    def simulate(self, net: Any, board: Any, steps: int, seed: int, options: dict[str, Any],
-                 progress: Callable[[int, int], None] | None = None) -> Any:
-        """Run `steps` timesteps and return a SimResult."""
+    def build(self, compiled: Any, options: dict[str, Any]) -> Runner:
+        """Lower `compiled` to this backend; raise a NeurocompileError naming what cannot be lowered."""
+
+    def export(self, compiled: Any, out_dir: Path) -> list[Path]:
+        """Write a project that runs `compiled` on this backend's toolchain without neurocompile."""
+        raise PluginError(f"backend {self.name!r} does not export networks")
 
 
 @dataclass(frozen=True)
@@ -62,6 +112,17 @@ def _entry_points(group: str) -> dict[str, Any]:
 
 def backend_names() -> list[str]:
     return sorted(_entry_points(BACKEND_GROUP))
+
+
+def check_backend(backend: Backend, compiled: Any, options: dict[str, Any] | None = None) -> None:
+    """Raise one PluginError listing what `backend` cannot run (or why it is not installed)."""
+    ok, why = backend.available()
+    if not ok:
+        raise PluginError(f"backend {backend.name!r} is not usable here: {why}")
+    problems = backend.unsupported(compiled, options)
+    if problems:
+        raise PluginError(f"backend {backend.name!r} cannot run network {compiled.network.name!r}: "
+                          + "; ".join(problems))
 
 
 def get_backend(name: str) -> Backend:

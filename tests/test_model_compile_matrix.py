@@ -37,7 +37,7 @@ def test_every_model_compiles_for_every_board_and_runs_in_its_arithmetic(models,
         compiled = result.network
         assert compiled.number_format == FORMAT[board.family], (name, board_name)
         assert result.report["mapping"]["summary"]["cores_used"] >= 1
-        errors = [d for d in result.context.diagnostics if d.level == "error"]
+        errors = [d for d in result.diagnostics if d.level == "error"]
         assert not errors, (name, board_name, errors)
         validate_network(compiled)                       # what `simulate network.ncnet` loads
         res = Simulation(compiled, mode_for(compiled, board, None), seed=1).run(30)

@@ -12,7 +12,7 @@ from neurocompile.backends.sim.spinnaker_mode import SpinnakerMode
 from neurocompile.backends.sim.spinnaker_stdp import SpinnakerPairSTDP
 from neurocompile.backends.sim.stdp import PLASTICITY
 from neurocompile.errors import ModelError
-from neurocompile.plugins import Backend
+from neurocompile.plugins import Backend, Runner, Supports
 
 MODES: dict[str, type[NumericMode]] = {"float": FloatMode, "loihi2": Loihi2Mode, "spinnaker": SpinnakerMode}
 PLASTICITY["loihi2"] = Loihi2PairSTDP  # our integer model of on-chip learning (docs/models/ca3.md)
@@ -27,14 +27,25 @@ def mode_for(net: Any, board: Any, requested: str | None) -> NumericMode:
     return MODES[name]()
 
 
+class SimRunner(Runner):
+    def __init__(self, simulation: Simulation) -> None:
+        self.simulation = simulation
+
+    def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> SimResult:
+        return self.simulation.run(steps, progress=progress)
+
+
 class SimBackend(Backend):
+    """Ignores the placement: every mode computes what the whole board would, neuron by neuron."""
+
     name = "sim"
     description = "neurocompile's event-driven simulator (modes: " + ", ".join(MODES) + ")"
+    supports = Supports(plasticity=True, recording=None)
 
-    def simulate(self, net: Any, board: Any, steps: int, seed: int, options: dict[str, Any],
-                 progress: Callable[[int, int], None] | None = None) -> SimResult:
-        mode = mode_for(net, board, options.get("mode"))
-        return Simulation(net, mode, seed).run(steps, progress=progress)
+    def build(self, compiled: Any, options: dict[str, Any]) -> SimRunner:
+        mode = mode_for(compiled.network, compiled.board, options.get("mode"))
+        seed = options.get("seed", compiled.seed)
+        return SimRunner(Simulation(compiled.network, mode, seed))
 
 
-__all__ = ["MODES", "SimBackend", "SimResult", "Simulation", "mode_for"]
+__all__ = ["MODES", "SimBackend", "SimResult", "SimRunner", "Simulation", "mode_for"]

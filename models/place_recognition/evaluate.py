@@ -262,7 +262,7 @@ def deployed_on_boards(ens: Any, images: np.ndarray, truth: np.ndarray, referenc
         net = result.network
         runs[name] = (net, lambda net=net, board=board: mode_for(net, board, None))
         compile_info[name] = {"number_format": net.number_format,
-                              "warnings": sum(d.level == "warning" for d in result.context.diagnostics),
+                              "warnings": sum(d.level == "warning" for d in result.diagnostics),
                               "cores": result.report["mapping"]["summary"]["cores_used"]}
     scores = {row: np.zeros((len(queries), len(references[0]))) for row in runs}
     steps = ens.cfg.steps

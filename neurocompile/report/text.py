@@ -56,3 +56,27 @@ def render_report(report: dict[str, Any], console: Console) -> None:
         if d["level"] != "info":
             subject = f" {d['subject']}:" if d["subject"] else ""
             console.print(f"[yellow]{d['level']}[/] [{d['pass']}]{subject} {d['message']}")
+
+
+MAX_SLICE_ROWS = 60
+
+
+def render_slices(compiled: Any, console: Console, max_rows: int = MAX_SLICE_ROWS) -> None:
+    """Where each slice runs, from the saved CompiledNetwork (not from report.json)."""
+    rows = compiled.slice_table()
+    if not rows:
+        return
+    table = Table(title=f"placement ({len(rows):,} slices, {compiled.placements.chips_used if compiled.placements else 0}"
+                        f" chips; {compiled.placements.method if compiled.placements else 'unplaced'})",
+                  show_edge=False)
+    for col in ("slice", "neurons", "chip", "core"):
+        table.add_column(col, justify="left" if col in ("slice", "chip") else "right")
+    for r in rows[:max_rows]:
+        chip = f"({r['chip'][0]}, {r['chip'][1]})" if r["chip"] is not None else "unplaced"
+        span = f"{r['first']}..{r['last']}" if r["last"] - r["first"] + 1 == r["n_neurons"] else \
+            f"{r['n_neurons']:,} in {r['first']}..{r['last']}"
+        extra = f" +{r['extra_cores']} delay" if r["extra_cores"] else ""
+        table.add_row(f"{r['population']}[{r['slice']}]", span, chip, f"{r['core']}{extra}")
+    console.print(table)
+    if len(rows) > max_rows:
+        console.print(f"... {len(rows) - max_rows:,} more slices (neurocompile report DIR --json | jq .placement)")
