@@ -17,7 +17,7 @@ from neurocompile.boards.registry import board_files, load_board
 from neurocompile.compiler import compile_network
 from neurocompile.errors import NeurocompileError
 from neurocompile.plugins import model_entries
-from neurocompile.targets import load_target, parse_options
+from neurocompile.inputs import load_target, parse_options
 
 
 def cell(net, board_name: str, seed: int) -> dict:

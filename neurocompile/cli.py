@@ -49,7 +49,7 @@ def _progress_bar() -> Progress:
 def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None):
     """The board and the network (seed None: the file's or the model's own default)."""
     from neurocompile.boards import load_board
-    from neurocompile.targets import load_target, parse_options
+    from neurocompile.inputs import load_target, parse_options
 
     board = load_board(board_name)
     net = load_target(target, parse_options(params), seed=seed)

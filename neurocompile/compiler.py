@@ -13,14 +13,15 @@ from neurocompile.ir.network import Network
 from neurocompile.outdir import staged_output
 from neurocompile.passes import CompileContext, default_passes, run_pipeline
 from neurocompile.passes.pipeline import ProgressFn
+from neurocompile.targets import family_of
 from neurocompile.report.build import build_report
 
 MODEL_OPTIONS_KEY = "compile_options"
 
 
 def option_family(board: Board) -> str:
-    """Which quantizer a board gets: 'spinnaker' or 'loihi' (Loihi 1 boards use the Loihi 2 lowering)."""
-    return "spinnaker" if board.family == "spinnaker" else "loihi"
+    """The key of a model's recommended options for this board: 'spinnaker' or 'loihi'."""
+    return family_of(board).option_group
 
 
 def merged_options(net: Network, board: Board, user: dict[str, Any] | None) -> tuple[dict[str, Any], list[str]]:

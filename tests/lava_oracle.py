@@ -70,7 +70,7 @@ class LavaRun:
 
 def _lava():
     """Import Lava lazily; an ImportError here must fail the calling test, not skip it."""
-    from neurocompile.arith.lava_env import prepare_lava_import
+    from neurocompile.targets.loihi2.lava_env import prepare_lava_import
 
     prepare_lava_import()
     from lava.magma.core.run_conditions import RunSteps

@@ -22,7 +22,7 @@ from neurocompile.ir.validate import validate_network
 from neurocompile.passes.delays import (RELAY_ROLE, float_relay_params, legalize_delays,
                                         loihi_relay_params)
 from neurocompile.passes.pipeline import CompileContext
-from neurocompile.passes.quantize_loihi import quantize_loihi
+from neurocompile.targets.loihi2.quantize import quantize_loihi
 
 LOIHI = load_board("loihi2-oheo-gulch")
 SPINN = load_board("spinn-5")
@@ -348,7 +348,7 @@ def test_spinnaker_warns_when_posts_have_different_in_core_delay_ranges():
 
 def test_legalized_and_quantized_networks_survive_the_file_format(tmp_path):
     from neurocompile.ir.fileformat import load_network, save_network
-    from neurocompile.passes.quantize_spinnaker import quantize_spinnaker
+    from neurocompile.targets.spinnaker.quantize import quantize_spinnaker
 
     nets = {"loihi": legalize_delays(quantize_loihi(long_delay_net(), ctx_for(LOIHI)), ctx_for(LOIHI)),
             "spinnaker": quantize_spinnaker(long_delay_net(max_delay=200), ctx_for(SPINN))}

@@ -15,8 +15,8 @@ from neurocompile.ir.network import Network, STDPRule
 from neurocompile.passes.partition import Partition, partition, split_projection
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.resource_check import collect_violations
-from neurocompile.passes.resources import (
-    population_usage, spinnaker_row_words, target_of, with_mapping)
+from neurocompile.passes.resources import population_usage, target_of, with_mapping
+from neurocompile.targets.spinnaker.resources import spinnaker_row_words
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 

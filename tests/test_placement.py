@@ -129,7 +129,7 @@ def test_better_than_spynnaker_style_when_partners_are_declared_apart(board):
     ours, base, ctx = _cost_pair(net, board=board, seed=4)
     assert ours < 0.7 * base, (ours, base)
     res = ctx.placement
-    if ctx.target.family == "spinnaker":
+    if ctx.target.family.name == "spinnaker":
         # the SpiNNaker objective is exactly the reported hop-weighted multicast traffic
         assert res.traffic["hop_weighted_spikes_per_s"] == pytest.approx(ours)
         assert res.baseline_traffic["hop_weighted_spikes_per_s"] == pytest.approx(base)

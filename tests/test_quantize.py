@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from neurocompile.arith import spinnaker_weights as sw
+from neurocompile.targets.spinnaker import weights as sw
 from neurocompile.backends.sim import Simulation
 from neurocompile.backends.sim.float_mode import FloatMode, psc_propagator
 from neurocompile.backends.sim.loihi2_mode import Loihi2Mode, LoihiWeightWarning, lava_weights
@@ -30,9 +30,9 @@ from neurocompile.ir.network import Network, STDPRule
 from neurocompile.ir.neuron_models import LOIHI2_LIF
 from neurocompile.ir.validate import validate_network
 from neurocompile.passes.pipeline import CompileContext
-from neurocompile.passes.quantize_loihi import (quantize_loihi, quantize_mantissas, quantize_weights,
+from neurocompile.targets.loihi2.quantize import (quantize_loihi, quantize_mantissas, quantize_weights,
                                                 vth_max, weight_grid)
-from neurocompile.passes.quantize_spinnaker import (forced_max_expected_summed_weight,
+from neurocompile.targets.spinnaker.quantize import (forced_max_expected_summed_weight,
                                                     quantize_spinnaker, raw_weights, weight_lsb)
 
 LOIHI = load_board("loihi2-oheo-gulch")

@@ -1,4 +1,4 @@
-"""Refractory periods on Loihi 2 by self-synapses (neurocompile/passes/refractory_emulation.py).
+"""Refractory periods on Loihi 2 by self-synapses (neurocompile/targets/loihi2/refractory.py).
 
 Checked: the kick's v response is exactly -b c_j during the period and 0 after it (direct
 simulation of the linear recurrence); the lowered network runs in Lava 0.10 fixed_pt bit for bit
@@ -15,8 +15,8 @@ import pytest
 from neurocompile.backends.sim import Simulation
 from neurocompile.backends.sim.float_mode import FloatMode
 from neurocompile.backends.sim.loihi2_mode import Loihi2Mode
-from neurocompile.passes.quantize_loihi import quantize_loihi
-from neurocompile.passes.refractory_emulation import kick_input_units, kick_profile, split_kick
+from neurocompile.targets.loihi2.quantize import quantize_loihi
+from neurocompile.targets.loihi2.refractory import kick_input_units, kick_profile, split_kick
 from test_quantize import LOIHI, ctx_for, ff_net
 
 

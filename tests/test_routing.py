@@ -12,7 +12,8 @@ from neurocompile.passes.partition import partition
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.placement import PlacementResult, slice_graph, traffic
 from neurocompile.passes.resources import firing_rates, target_of
-from neurocompile.passes.routing import _grid_args, route_spinnaker
+from neurocompile.passes.routing import grid_args
+from neurocompile.targets.spinnaker.routing import route_spinnaker
 from neurocompile.passes.topology import grid_of, path
 
 
@@ -35,7 +36,7 @@ def test_paths_are_pacman_longest_dimension_first(name, size):
     machine = virtual_machine(*size)
     writer.set_machine(machine)
     grid = grid_of(mapped(name))
-    args = _grid_args(grid)
+    args = grid_args(grid)
     links = np.empty(grid.n_chips + 8, dtype=np.int64)
     chips = np.empty(grid.n_chips + 8, dtype=np.int64)
     rng = np.random.default_rng(1)

@@ -1,4 +1,4 @@
-"""Checks of neurocompile.arith.spinnaker_fixed against values derived by hand from the sPyNNaker
+"""Checks of neurocompile.targets.spinnaker.fixed against values derived by hand from the sPyNNaker
 1!7.4.1 C source (docs/spinnaker-arithmetic.md), against float maths, and - when the optional
 ``unicorn`` CPU emulator is importable - against the real ARM code of the ``IF_curr_exp.aplx``
 that ships in the sPyNNaker 1!7.4.1 wheel.
@@ -15,7 +15,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from neurocompile.arith.spinnaker_fixed import (
+from neurocompile.targets.spinnaker.fixed import (
     LifCurrExpParams, LifCurrExpState, convert_weight_to_input, decay_s1615, decay_s1615_to_u032,
     decode_s1615, encode_s1615, expk, expulr, host_timestep_ms, kdivk, lif_ceil_accum,
     lif_curr_exp_step, mul_s1615, ring_buffer_add, run_lif_curr_exp, wrap_int32)

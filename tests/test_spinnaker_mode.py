@@ -1,7 +1,7 @@
 """The sim backend's `spinnaker` mode == sPyNNaker 1!7.4.1 IF_curr_exp, through the whole engine.
 
 The mode adds no arithmetic of its own (backends/sim/spinnaker_mode.py): it wires
-``neurocompile.arith.spinnaker_weights`` (host rule) and ``neurocompile.arith.spinnaker_fixed``
+``neurocompile.targets.spinnaker.weights`` (host rule) and ``neurocompile.targets.spinnaker.fixed``
 (core) into the engine.  These tests check the wiring: which integers reach which ring-buffer slot
 in which tick, that slots saturate as on the core, that the whole loop is bit-identical to a hand
 run of ``spinnaker_fixed`` and to the shipped ARM binary (the ``_Aplx`` harness of
@@ -15,8 +15,8 @@ import warnings
 import numpy as np
 import pytest
 
-from neurocompile.arith import spinnaker_weights as sw
-from neurocompile.arith.spinnaker_fixed import (
+from neurocompile.targets.spinnaker import weights as sw
+from neurocompile.targets.spinnaker.fixed import (
     LifCurrExpParams, LifCurrExpState, decay_s1615, decode_s1615, encode_s1615, host_timestep_ms,
     ring_buffer_add, run_lif_curr_exp)
 from neurocompile.backends.sim import MODES, Simulation, mode_for
@@ -283,7 +283,7 @@ def test_population_parameters_and_shift_override():
 
 def test_agrees_with_quantize_spinnaker_pass():
     """Same shifts as the pass; its quantized network runs to the same integers and spikes."""
-    import neurocompile.passes.quantize_spinnaker as qs
+    import neurocompile.targets.spinnaker.quantize as qs
     from neurocompile.boards.registry import load_board
     from neurocompile.models.synfire import build
     from neurocompile.passes.pipeline import CompileContext

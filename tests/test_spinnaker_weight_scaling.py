@@ -2,7 +2,7 @@
 
 For each case a post-synaptic IF_curr_exp population receives FromListConnector projections.
 A child process (this file run as a script, with a private XDG_CONFIG_HOME made by
-``neurocompile.arith.spynnaker_env``) builds them all in one PyNN script, runs ``sim.run(10)`` on a
+``neurocompile.targets.spinnaker.spynnaker_env``) builds them all in one PyNN script, runs ``sim.run(10)`` on a
 virtual SpiNN-5 board and dumps, per post population:
 
 * ``ds_shifts_syn`` / ``ds_shifts_core``: the ring-buffer shifts as written into the data-spec
@@ -20,7 +20,7 @@ virtual SpiNN-5 board and dumps, per post population:
   ``__update_connection_holders``) and divided by the weight scale; times the scale this must be the
   integer again.
 
-The parent asserts that ``neurocompile.arith.spinnaker_weights`` gives the same shifts and,
+The parent asserts that ``neurocompile.targets.spinnaker.weights`` gives the same shifts and,
 synapse by synapse, the same uint16 weights.  sPyNNaker missing is a failure, not a skip (it is in
 our ``all`` extra).
 """
@@ -312,7 +312,7 @@ def _require_spynnaker():
 @pytest.fixture(scope="module", params=TIMESTEPS, ids=lambda dt: f"dt{dt}")
 def spynnaker_run(request, tmp_path_factory):
     _require_spynnaker()
-    from neurocompile.arith.spynnaker_env import make_spynnaker_env
+    from neurocompile.targets.spinnaker.spynnaker_env import make_spynnaker_env
 
     dt = request.param
     base = tmp_path_factory.mktemp(f"spynnaker_dt{dt}")
@@ -338,7 +338,7 @@ def spynnaker_run(request, tmp_path_factory):
 
 
 def _ours(case, dt):
-    from neurocompile.arith.spinnaker_weights import ListProjection, spinnaker_weights
+    from neurocompile.targets.spinnaker.weights import ListProjection, spinnaker_weights
 
     projs = []
     for p in case["projections"]:
@@ -382,7 +382,7 @@ def test_shift_matches_spynnaker(spynnaker_run, name):
 
 @pytest.mark.parametrize("name", [c["name"] for c in CASES[TIMESTEPS[0]]])
 def test_uint16_weights_match_spynnaker(spynnaker_run, name):
-    from neurocompile.arith.spinnaker_weights import from_list_delays
+    from neurocompile.targets.spinnaker.weights import from_list_delays
 
     dt = spynnaker_run["dt"]
     case, rec = _get(spynnaker_run, name)

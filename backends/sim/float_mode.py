@@ -16,16 +16,8 @@ from typing import Hashable
 import numpy as np
 
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
+from neurocompile.ir.dynamics import psc_propagator
 from neurocompile.ir.network import Network, Population, Projection
-
-
-def psc_propagator(tau_m: np.ndarray, tau_s: np.ndarray, cm: np.ndarray, dt: float) -> np.ndarray:
-    """mV added to V over one step per nA of exponentially decaying current present at its start."""
-    em, es = np.exp(-dt / tau_m), np.exp(-dt / tau_s)
-    near = np.isclose(tau_m, tau_s, rtol=1e-9, atol=0.0)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        general = tau_m * tau_s / (cm * (tau_s - tau_m)) * (es - em)
-    return np.where(near, dt / cm * em, general)  # limit tau_s -> tau_m
 
 
 class FloatLIFGroup(NeuronGroup):

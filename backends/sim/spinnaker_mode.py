@@ -3,10 +3,10 @@
 Everything arithmetic is delegated to the two verified transcriptions of sPyNNaker; this module
 only wires them into the engine (``modes.py`` contract) and adds nothing of its own:
 
-* host side, ``neurocompile.arith.spinnaker_weights`` (sPyNNaker's rule, checked against the
+* host side, ``neurocompile.targets.spinnaker.weights`` (sPyNNaker's rule, checked against the
   data it generates on a virtual board): per post population and receptor the ring-buffer left
   shift, and each synapse's uint16 weight ``rint(|w| * 2**(15 - shift)) & 0xFFFF``;
-* core side, ``neurocompile.arith.spinnaker_fixed`` (checked bit for bit against the shipped
+* core side, ``neurocompile.targets.spinnaker.fixed`` (checked bit for bit against the shipped
   ``IF_curr_exp.aplx`` under an ARM emulator; spec ``docs/spinnaker-arithmetic.md``):
   ``LifCurrExpParams.from_physical`` for the on-core constants, ``LifCurrExpState.initial`` for
   the state and ``lif_curr_exp_step`` for one timer tick (vectorised over the population).
@@ -14,7 +14,7 @@ only wires them into the engine (``modes.py`` contract) and adds nothing of its 
 Build (``make_group``, once per post population, see :func:`population_weights`):
 
 * Incoming projections are handed to the rule as sPyNNaker ``FromListConnector`` lists, exactly as
-  ``neurocompile.passes.quantize_spinnaker`` hands them (same order, ``pre_key`` = pre population,
+  ``neurocompile.targets.spinnaker.quantize`` hands them (same order, ``pre_key`` = pre population,
   delays ``delay * dt`` ms, empty projections skipped, a plastic projection counted with
   sPyNNaker's STDP statistics ``max(max|w|, w_max)`` for every synapse), so the pass and this mode
   choose the same shifts.
@@ -78,8 +78,8 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 
-from neurocompile.arith import spinnaker_weights as sw
-from neurocompile.arith.spinnaker_fixed import (
+from neurocompile.targets.spinnaker import weights as sw
+from neurocompile.targets.spinnaker.fixed import (
     LifCurrExpParams, LifCurrExpState, decode_s1615, lif_curr_exp_step)
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
 from neurocompile.errors import ModelError
@@ -113,7 +113,7 @@ def spynnaker_list_projections(incoming: Sequence[Projection], dt_ms: float
                                ) -> list[sw.ListProjection]:
     """Incoming projections as the FromListConnector lists sPyNNaker's rule takes.
 
-    Same hand-over as ``neurocompile.passes.quantize_spinnaker`` (which must stay in step with
+    Same hand-over as ``neurocompile.targets.spinnaker.quantize`` (which must stay in step with
     this: tests/test_spinnaker_mode.py compares their shifts).
     """
     lists = []

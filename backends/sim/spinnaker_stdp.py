@@ -45,7 +45,7 @@ import warnings
 import numba
 import numpy as np
 
-from neurocompile.arith.spinnaker_fixed import encode_s1615, host_timestep_ms
+from neurocompile.targets.spinnaker.fixed import encode_s1615, host_timestep_ms
 from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.backends.sim.stdp import (MAX_POST_EVENTS, PairSTDP, _post_window,
                                             _push_post_event)

@@ -6,7 +6,7 @@ Everything is done by the compiler's ``quantize_loihi`` pass with its defaults, 
 * the two STDP projections get a weight_exp chosen for w_max (the range learning can reach) and
   an `STDPRule` in mantissa units; the loihi2 mode runs it with `backends/sim/loihi2_stdp.py`;
 * the one-step refractory period (tau_refrac = 1 ms at dt = 1 ms), which Lava's fixed-point LIF
-  lacks, is emulated with self-synapses (``neurocompile/passes/refractory_emulation.py``), and
+  lacks, is emulated with self-synapses (``neurocompile/targets/loihi2/refractory.py``), and
   the voltage scale leaves u and v room for it. In float mode ``network.add_synaptic_refractory``
   builds the same construction; tests check the loihi2 rasters of every published protocol against
   the float ones with a true refractory period, spike for spike.
@@ -23,7 +23,7 @@ def lower_to_loihi2(net: Network, board: Any = "loihi2-oheo-gulch",
     """The CA3 float network as a loihi2 network; `info` receives the pass's diagnostics and quantization record."""
     from neurocompile.boards import load_board
     from neurocompile.passes.pipeline import CompileContext
-    from neurocompile.passes.quantize_loihi import quantize_loihi
+    from neurocompile.targets.loihi2.quantize import quantize_loihi
 
     board = load_board(board) if isinstance(board, str) else board
     ctx = CompileContext(board=board, options={})

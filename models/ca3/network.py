@@ -32,7 +32,7 @@ from typing import Any, Sequence
 import numpy as np
 
 from neurocompile.ir.network import Network, STDPRule
-from neurocompile.passes.refractory_emulation import kick_profile_from_keeps
+from neurocompile.targets.loihi2.refractory import kick_profile_from_keeps
 
 # ------------------------------------------------------------------------------------------------
 # Parameters (network_config.json of sPyMem's CA3_content_addressable, and the paper's test script)
@@ -130,7 +130,7 @@ def spinnaker_weight_factor(params: dict[str, float], dt_ms: float = 1.0) -> flo
     SpiNNaker (in real arithmetic; SpiNNaker's s16.15 rounding aside). With tau_syn = 0.3 ms and
     dt = 1 ms the factors are 1.084 (tau_m 3 ms, cm 0.27 nF) and 1.673 (tau_m 0.5 ms, cm 0.14 nF).
     """
-    from neurocompile.backends.sim.float_mode import psc_propagator
+    from neurocompile.ir.dynamics import psc_propagator
 
     tau_m, cm, tau_s = float(params["tau_m"]), float(params["cm"]), float(params["tau_syn_E"])
     if float(params["tau_syn_I"]) != tau_s:

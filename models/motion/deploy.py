@@ -44,7 +44,7 @@ from typing import Any
 
 import numpy as np
 
-from neurocompile.backends.sim.float_mode import psc_propagator
+from neurocompile.ir.dynamics import psc_propagator
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network
 from neurocompile.models.motion.events import N_CLASSES, to_spike_times

@@ -126,7 +126,7 @@ class SNNConfig:
 
 
 def _propagators(tau_m: float, tau_s: float, cm: float) -> float:
-    from neurocompile.backends.sim.float_mode import psc_propagator
+    from neurocompile.ir.dynamics import psc_propagator
 
     return float(psc_propagator(np.array([tau_m]), np.array([tau_s]), np.array([cm]), 1.0)[0])
 

@@ -2,10 +2,8 @@
 from neurocompile.passes.delays import legalize_delays
 from neurocompile.passes.mapping import mapping_passes
 from neurocompile.passes.pipeline import CompileContext, Diagnostic, NamedPass, run_pipeline
-# Aliased: binding the bare names here would shadow the submodules of the same name.
-from neurocompile.passes.quantize_loihi import quantize_loihi as _quantize_loihi
-from neurocompile.passes.quantize_spinnaker import quantize_spinnaker as _quantize_spinnaker
 from neurocompile.passes.validation import validate
+from neurocompile.targets import family_of
 
 
 def quantize(net, ctx):
@@ -16,9 +14,7 @@ def quantize(net, ctx):
     if net.number_format is not None:
         ctx.info(f"network is already in the {net.number_format!r} number format")
         return net
-    if ctx.board.family == "spinnaker":
-        return _quantize_spinnaker(net, ctx)
-    return _quantize_loihi(net, ctx)
+    return family_of(ctx.board).quantize(net, ctx)
 
 
 def default_passes() -> list[NamedPass]:

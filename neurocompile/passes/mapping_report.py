@@ -76,8 +76,7 @@ def mapping_report(net: Network, ctx: CompileContext) -> dict[str, Any]:
         for c in used:
             e: dict[str, Any] = {"chip": [int(grid.coords[c, 0]), int(grid.coords[c, 1])],
                                  "cores": {"value": int(used_c[c]), "limit": int(cap[c])}}
-            if t.family == "spinnaker":
-                e["sdram_bytes"] = {"value": int(used_s[c]), "limit": t.sdram_bytes}
+            e.update(t.family.chip_resources(t, float(used_s[c])))
             if rt is not None and rt.entries is not None:
                 e["router_entries"] = {"value": int(rt.entries[c]), "limit": t.router_entries,
                                        "merged": int(rt.entries_merged[c]), "raw": int(rt.entries_raw[c])}

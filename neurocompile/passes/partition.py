@@ -54,7 +54,7 @@ import scipy.sparse as sp
 from neurocompile.ir.network import Network, Population
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.resources import (
-    HINTS, PopUsage, Target, Violation, delay_extension_cores, population_usage, proj_stats, target_of)
+    HINTS, PopUsage, Target, Violation, population_usage, proj_stats, target_of)
 
 METIS_VERTICES = 20_000
 METIS_SYNAPSES = 50_000
@@ -427,7 +427,7 @@ def _partition_population(t: Target, net: Network, pop: Population, ctx: _Log) -
 
 
 def _uniform_slices(t: Target, opts: dict[str, Any]) -> bool:
-    return bool(opts.get("uniform_slices", t.family == "spinnaker"))
+    return bool(opts.get("uniform_slices", t.family.uniform_slices))
 
 
 def _uniform(t: Target, net: Network, pop: Population, order: np.ndarray, m: int, cap: int, method: str,
@@ -475,7 +475,7 @@ def _merge_adjacent(t: Target, net: Network, pop: Population, order: np.ndarray,
 # ------------------------------------------------------------------------------------- Loihi out axons
 def _fix_output_axons(t: Target, net: Network, results: dict[str, _PopResult], ctx: CompileContext) -> None:
     lim = t.core_limits.get("output_axons")
-    if t.family != "loihi" or lim is None:
+    if not t.family.counts_output_axons or lim is None:
         return
     for _ in range(4):
         outc = _out_counts(t, net, results)
@@ -577,7 +577,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
     t = target_of(ctx.board)
     results = _partition_all(t, net, ctx)
     _fix_output_axons(t, net, results, ctx)
-    outc = _out_counts(t, net, results) if t.family == "loihi" else {}
+    outc = _out_counts(t, net, results) if t.family.counts_output_axons else {}
     slices: list[Slice] = []
     labels: dict[str, np.ndarray] = {}
     offset: dict[str, int] = {}
@@ -602,7 +602,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
         u.limits["neurons"] = np.full(res.n_parts, _neuron_cap(t, pop, ctx.options), dtype=np.int64)
         usage[pop.name] = u
         violations.extend(res.violations)
-        if t.family == "loihi" and pop.name in outc and outc[pop.name].size:
+        if pop.name in outc and outc[pop.name].size:
             o = outc[pop.name]
             lim = t.core_limits.get("output_axons")
             if lim is not None and int(o.max()) > lim:
@@ -614,7 +614,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
                     unsplittable=True, population=pop.name))
         ctx.info(f"population {pop.name!r}: {pop.size:,} neurons in {res.n_parts} slices ({res.method}; "
                  f"lower bound {res.lower_bound})", pop.name)
-    ext = delay_extension_cores(t, net, labels, {p: np.bincount(labels[p], minlength=int(labels[p].max()) + 1)
+    ext = t.family.delay_extension_cores(t, net, labels, {p: np.bincount(labels[p], minlength=int(labels[p].max()) + 1)
                                                  for p in labels}, ctx.delays.extensions)
     extra = np.zeros(len(slices), dtype=np.int64)
     for name, e in ext.items():

@@ -59,6 +59,7 @@ from neurocompile.passes.partition import NeuronSet, Partition, Slice
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.resources import Target, firing_rates, group_by_part
 from neurocompile.passes.topology import Grid, grid_of
+from neurocompile.targets import TargetFamily
 
 ANNEAL_WALK = 3  # 0: random target chips anywhere in the region; k > 0: at most k link steps away
 ANNEAL_T0 = 1.0  # initial temperature, as a fraction of the mean |cost change| of random moves
@@ -160,7 +161,7 @@ def slice_graph(net: Network, part: Partition, t: Target, rates: dict[str, np.nd
         A = B = C = np.zeros(0, dtype=np.int64)
         W = np.zeros(0)
     off = A != B
-    w = np.maximum(slice_rate[A[off]], 1e-9) if t.family == "spinnaker" else np.maximum(W[off], 1e-9)
+    w = np.maximum(slice_rate[A[off]], 1e-9) if t.family.multicast else np.maximum(W[off], 1e-9)
     m = sp.coo_matrix((w, (A[off], B[off])), shape=(S, S)).tocsr()
     m = (m + m.T).tocsr()
     m.sum_duplicates()
@@ -185,7 +186,7 @@ def chip_capacity(t: Target, grid: Grid) -> np.ndarray:
 def slice_demands(part: Partition, t: Target) -> tuple[np.ndarray, np.ndarray]:
     cores = 1 + part.extra_cores
     sdram = np.zeros(len(part.slices), dtype=np.int64)
-    if t.family == "spinnaker":
+    if "sdram_bytes" in t.family.core_resources:  # SDRAM is shared per chip
         for name, u in part.usage.items():
             sdram[part.offset[name]:part.offset[name] + u.sizes.shape[0]] = u.usage["sdram_bytes"]
     return cores.astype(np.int64), sdram
@@ -617,9 +618,9 @@ def _anneal(chip_of, core_cap, sdram_cap, dem_c, dem_s, mode, indptr, indices, w
     return best, best_cost
 
 
-def placement_cost(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: str) -> float:
+def placement_cost(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: TargetFamily) -> float:
     """The objective: multicast hop-weighted traffic (SpiNNaker) or pairwise (Loihi)."""
-    if family == "spinnaker":
+    if family.multicast:
         return float(_cost_mc(chip_of.astype(np.int64), g.out_ptr, g.out_idx, g.slice_rate, grid.hops,
                               grid.n_chips))
     w = g.weights
@@ -627,7 +628,7 @@ def placement_cost(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: str) 
                               w.data, grid.hops))
 
 
-def traffic(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: str) -> dict[str, float]:
+def traffic(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: TargetFamily) -> dict[str, float]:
     """Inter-chip spikes/s (once per destination chip), hop-weighted spikes/s, average hops."""
     A, B = g.src, g.dst
     ok = (A != B) & (chip_of[A] >= 0) & (chip_of[B] >= 0)
@@ -640,7 +641,7 @@ def traffic(g: SliceGraph, chip_of: np.ndarray, grid: Grid, family: str) -> dict
     uniq, inv = np.unique(key, return_inverse=True)
     src = uniq // n_chips
     dst_chip = uniq % n_chips
-    if family == "spinnaker":
+    if family.multicast:
         f = g.slice_rate[src]
     else:
         f = np.minimum(g.slice_rate[src], np.bincount(inv, weights=W))
@@ -685,7 +686,7 @@ def place_slices(net: Network, part: Partition, t: Target, seed: int, options: d
     indptr, indices = w.indptr.astype(np.int64), w.indices.astype(np.int64)
     cost_base = placement_cost(g, base, grid, t.family)
     effort = float(options.get("placement_effort", 1.0))
-    mode = 1 if t.family == "spinnaker" else 0
+    mode = 1 if t.family.multicast else 0
     avg_deg = (g.out_idx.size * 2 if mode == 1 else w.nnz) / max(S, 1)
     n_iter = int(min(400 * S, 5e8 / (avg_deg + 1)) * effort)
     # candidates ordered by (placed slices, -cost); by default only the cheapest start is annealed

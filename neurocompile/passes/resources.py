@@ -4,58 +4,13 @@ A *slice* is a set of neurons of one population placed on one core. For every pe
 this module estimates the amount the target would use and names the limit it is checked against.
 No hardware number lives in this file: every limit and every storage-format constant is read from
 the `Board` (its `core_limits`, `chip_limits`, `delays`, `number_format`, and the `mapping` section
-listed in `MAPPING_FIELDS`). A board without a needed field fails with a `BoardError` that names
+listed in its target family's `mapping_fields`). A board without a needed field fails with a `BoardError` that names
 the field and where its value comes from.
 
-SpiNNaker (sPyNNaker 1!7.4.1; paths inside site-packages/spynnaker/pyNN):
-- neurons: atoms per core, `core_limits.neurons` (sPyNNaker DEFAULT_MAX_ATOMS_PER_CORE = 256);
-  sources may have their own (`mapping.atoms_per_core`, e.g. Poisson 500:
-  models/spike_source/spike_source_poisson.py DEFAULT_MAX_ATOMS_PER_CORE).
-- input: SpiNNaker has no input-axon table. The analogous per-core structures are the master
-  population table (one entry per incoming *population*, one address-list entry per projection,
-  doubled when delay extensions are used; models/neuron/master_pop_table.py
-  get_master_population_table_size: 8 B + 20 B per pre-population + 4 B per projection) and the
-  synaptic matrices (below). We model those, not an axon count.
-- synapse memory (SDRAM, per chip): one synaptic matrix per incoming projection on *every* core of
-  the post population, covering *all* neurons of the pre population (synaptic_matrix_app.py:
-  matrix size = pre_vertex.n_atoms * max row bytes; delayed matrix * n_delay_stages). A row is
-  header (synapse_io.py _N_HEADER_WORDS = 3 words) + synapse words; static synapses are one 32-bit
-  word each (synapse_dynamics_static.py get_n_words_for_static_connections; the word is 16-bit
-  weight | delay bits | synapse type bits | post index bits, get_static_synaptic_data); plastic
-  (pair STDP, weight-only) rows are ceil(n/2) fixed-plastic words + ceil((8 + 2n)/4) plastic words
-  (synapse_dynamics_stdp.py __get_n_connections, _n_header_bytes). The maximum row length is the
-  largest number of synapses from one pre neuron onto one post core, over all post cores of the
-  projection (connectors' get_n_connections_from_pre_vertex_maximum), so all cores reserve the same
-  row length. Rows longer than POP_TABLE_MAX_ROW_LENGTH = 256 words are refused
-  (master_pop_table.py get_allowed_row_length). Matrices start on 16-byte boundaries
-  (get_next_allowed_address). Neuron parameters are stored too (n * neuron_bytes).
-  NOT modelled (estimate): recording buffers, system/provenance/bit-field regions.
-- DTCM per core (ESTIMATE): neuron state n * neuron_bytes (IF_curr_exp: 15 words per neuron = 9
-  neuron model + 1 threshold + 5 synapse type, measured from the installed neuron_impl.structs),
-  ring buffers 2**(atom_bits + type_bits + delay_bits) * 2 B (synapses.c:
-  `spin1_malloc(ring_buffer_size * sizeof(uint16_t))`; delay_bits from max_delay_steps_incoming,
-  population_vertex.py), and the master population table and address list (copied to DTCM by
-  population_table_binary_search_impl.c). Not modelled: code, stack, heap bookkeeping, bit fields.
-- delay slots: in-core slots = 2**(ring_buffer_bits - atom_bits - type_bits)
-  (population_vertex.py __update_max_delay, MAX_RING_BUFFER_BITS = 14); delay-extension cores add
-  (max_steps_extended / max_steps_in_core - 1) times that (delay_support_adder.py,
-  DelayExtensionVertex MAX_SLOTS). Fewer neurons per core buy longer delays.
-
-Loihi (nengo-loihi nengo_loihi/block.py, decoded from nxsdk_obfuscation; all limits per core):
-- neurons (compartments), input axons, output axons, synapse memory bits, from `core_limits`.
-- input axons: one per distinct presynaptic neuron per projection targeting the core, two if the
-  projection learns (block.py Synapse.idxs_per_synapse).
-- output axons: for each neuron, one per (projection, destination core) it has synapses to
-  (nengo-loihi counts Axon.axon_slots over a block's axons); needs the post partition.
-- synapse memory: per input axon, its n synapses on the core are stored in blocks of
-  `synapse_block_synapses` (n_synapses + 1 = 64); a block costs n * bits_per_weight + 10 header
-  bits (4 synapse_idx_bits + 6 n_synapses_bits), rounded up to a 64-bit word
-  (SynapseConfig.bits_per_axon). bits_per_weight = weight_bits + delay_bits + index_bits
-  (sparse "compression 0"; index_bits = smallest of INDEX_BITS_MAP = [0, 6, .., 12] that holds
-  ceil(log2(neurons on the core)); weight_bits = the board's number_format.weight_bits, or the
-  projection's `num_weight_bits`). delay_bits = ceil(log2(max hardware delay + 1)) is OUR ESTIMATE
-  (nengo-loihi never sets delay_bits; Lava's DelayDense uses 6 bits for 0..63). Loihi 2 uses the
-  same formula with the board's (assumed) parameters: an ESTIMATE.
+What differs per chip family (which resources exist, how a synapse row or a synapse block is
+stored, delay reach) lives in the family's package and is documented there, with sources:
+`neurocompile/targets/spinnaker/resources.py` (sPyNNaker 1!7.4.1) and
+`neurocompile/targets/loihi2/resources.py` (nengo-loihi's block model, applied to Loihi 2).
 """
 from __future__ import annotations
 
@@ -70,59 +25,14 @@ import numpy as np
 from neurocompile.boards.schema import Board
 from neurocompile.errors import BoardError
 from neurocompile.ir.network import Network, Population, Projection
+from neurocompile.targets import TargetFamily, family_of
 
 # --------------------------------------------------------------------------------------- board
 # Fields of the board's `mapping` section the passes read. Value: (meaning, where the number comes from).
-MAPPING_FIELDS: dict[str, dict[str, tuple[str, str]]] = {
-    "spinnaker": {
-        "word_bytes": ("bytes per SDRAM/DTCM word", "spinn_front_end_common constants BYTES_PER_WORD = 4"),
-        "row_header_words": ("header words per synaptic row", "spynnaker synapse_io.py _N_HEADER_WORDS = 3"),
-        "max_row_words": ("longest synaptic row, words",
-                          "spynnaker utilities/constants.py POP_TABLE_MAX_ROW_LENGTH = 256"),
-        "static_words_per_synapse": ("words per static synapse",
-                                     "synapse_dynamics_static.py get_n_words_for_static_connections = 1"),
-        "plastic_row_header_bytes": ("plastic row header bytes (pair STDP)",
-                                     "synapse_dynamics_stdp.py _n_header_bytes = ceil((4 + 2) / 4) * 4 = 8"),
-        "plastic_fixed_halfwords_per_synapse": ("fixed-plastic half-words per plastic synapse",
-                                                "synapse_dynamics_stdp.py __get_n_connections: 1"),
-        "plastic_halfwords_per_synapse": ("plastic half-words per plastic synapse (weight only)",
-                                          "synapse_structure_weight_only.py get_n_half_words_per_connection = 1"),
-        "matrix_alignment_bytes": ("alignment of each synaptic matrix",
-                                   "master_pop_table.py _ADDRESS_SCALE = 16"),
-        "pop_table_base_bytes": ("master population table fixed bytes", "master_pop_table.py _BASE_SIZE_BYTES = 8"),
-        "pop_table_entry_bytes": ("bytes per master population table entry",
-                                  "master_pop_table.py sizeof(_MasterPopEntryCType) = 20"),
-        "address_list_entry_bytes": ("bytes per address list entry",
-                                     "master_pop_table.py sizeof(_AddressListEntryCType) = 4"),
-        "ring_buffer_bits": ("bits indexing the ring buffers (atom + type + delay)",
-                             "spynnaker utilities/constants.py MAX_RING_BUFFER_BITS = 14"),
-        "ring_buffer_entry_bytes": ("bytes per ring buffer entry",
-                                    "neural_modelling synapses.c spin1_malloc(ring_buffer_size * sizeof(uint16_t))"),
-        "key_bits": ("bits in a multicast routing key", "pacman utilities/constants.py BITS_IN_KEY = 32"),
-        "neuron_bytes": ("state bytes per neuron, per IR model (mapping of model -> bytes)",
-                         "IF_curr_exp: 60 = 15 words from neuron_impl.structs (sPyNNaker 1!7.4.1)"),
-    },
-    "loihi": {
-        "synapse_block_synapses": ("synapses per synapse block of one axon",
-                                   "nengo-loihi block.py SynapseConfig n_synapses = 63, +1"),
-        "synapse_block_header_bits": ("header bits per synapse block",
-                                      "nengo-loihi block.py bits_per_axon: synapse_idx_bits 4 + n_synapses_bits 6"),
-        "synapse_word_bits": ("synapse memory word (blocks round up to it)",
-                              "nengo-loihi block.py bits_per_axon rounds to 64 bits"),
-        "synapse_index_bits": ("allowed index widths (list)",
-                               "nengo-loihi block.py SynapseConfig.INDEX_BITS_MAP = [0, 6, 7, 8, 9, 10, 11, 12]"),
-        "learning_axon_slots": ("input axon slots per axon of a learning projection",
-                                "nengo-loihi block.py Synapse.idxs_per_synapse = 2 when learning"),
-    },
-}
 OPTIONAL_MAPPING_FIELDS = {
     "atoms_per_core": "per IR model neurons per core when it differs from core_limits.neurons "
                       "(sPyNNaker SpikeSourcePoisson DEFAULT_MAX_ATOMS_PER_CORE = 500)",
 }
-
-
-def family_group(board: Board) -> str:
-    return "spinnaker" if board.family == "spinnaker" else "loihi"
 
 
 def mapping_section(board: Board) -> dict[str, Any]:
@@ -139,7 +49,7 @@ def with_mapping(board: Board, mapping: dict[str, Any]) -> Board:
 def _need_mapping(board: Board, key: str) -> Any:
     sec = mapping_section(board)
     if key not in sec:
-        meaning, source = MAPPING_FIELDS[family_group(board)][key]
+        meaning, source = family_of(board).mapping_fields[key]
         raise BoardError(
             f"{board.source_file}: board {board.name!r} has no field 'mapping.{key}' ({meaning}), which "
             f"the partition/placement passes need; add it to the board file (value and source: {source})")
@@ -183,7 +93,7 @@ class Target:
     """Everything the mapping passes need to know about a board, read once."""
 
     board: Board
-    family: str                        # "spinnaker" | "loihi"
+    family: TargetFamily               # the board's target package (neurocompile.targets)
     neurons_per_core: int
     atoms_per_core: dict[str, int]
     core_limits: dict[str, int]        # resource -> per-core limit (only resources the board states)
@@ -208,21 +118,14 @@ class Target:
 
     def delay_supported(self, pop: Population, n: np.ndarray | int) -> np.ndarray:
         """Longest IR delay (steps) a core holding n neurons of `pop` can deliver."""
-        n = np.asarray(n)
-        if self.family != "spinnaker":
-            return np.full(n.shape, self.delay_extended, dtype=np.int64)
-        bits = n_bits_array(n)
-        slots = 2 ** np.maximum(self.m["ring_buffer_bits"] - bits - self.type_bits(pop), 0)
-        factor = (self.delay_extended // self.delay_in_core
-                  if self.delay_extension == "delay_extension_cores" else 1)
-        return (slots * factor).astype(np.int64)
+        return self.family.delay_supported(self, pop, np.asarray(n))
 
 
 def target_of(board: Board) -> Target:
-    group = family_group(board)
+    family = family_of(board)
     sec = mapping_section(board)
     m: dict[str, Any] = {}
-    for key in MAPPING_FIELDS[group]:
+    for key in family.mapping_fields:
         m[key] = _need_mapping(board, key)
     neurons = _need_limit(board, "core_limits", "neurons")
     limits = dict(board.core_limits)
@@ -230,11 +133,9 @@ def target_of(board: Board) -> Target:
     eth = board.chip_limits.get("ethernet_chip_cores")
     if eth is None:
         eth = sec.get("ethernet_chip_cores")
-    if group == "loihi":
-        m["index_bits"] = tuple(int(v) for v in m["synapse_index_bits"])
-        m["weight_bits"] = int(board.number_format.weight_bits)
+    family.prepare_mapping(board, m)
     return Target(
-        board=board, family=group, neurons_per_core=neurons,
+        board=board, family=family, neurons_per_core=neurons,
         atoms_per_core={str(k): int(v) for k, v in (sec.get("atoms_per_core") or {}).items()},
         core_limits=limits,
         sdram_bytes=board.chip_limits.get("sdram_bytes"),
@@ -264,10 +165,7 @@ RESOURCES: dict[str, tuple[str, str, str]] = {
 
 
 def core_resource_names(t: Target) -> tuple[str, ...]:
-    if t.family == "spinnaker":
-        names = ["neurons", "dtcm_bytes", "sdram_bytes", "row_words", "delay_steps"]
-    else:
-        names = ["neurons", "input_axons", "output_axons", "synapse_memory_bits", "delay_steps"]
+    names = list(t.family.core_resources)
     if "fan_in_synapses" in t.core_limits:
         names.insert(1, "fan_in_synapses")
     return tuple(names)
@@ -390,66 +288,18 @@ class ProjStats:
     out_count: np.ndarray | None  # per pre neuron: distinct parts it reaches
 
 
-def _loihi_bpw(t: Target, proj: Projection, part_sizes: np.ndarray) -> np.ndarray:
-    wbits = int(proj.attrs.get("num_weight_bits", t.m["weight_bits"]))
-    max_hw_delay = int(proj.delay.max()) - t.board.delays.min_steps if proj.n_synapses else 0
-    dbits = int(math.ceil(math.log2(max_hw_delay + 1))) if max_hw_delay > 0 else 0
-    idx_map = t.m["index_bits"]
-    need = index_bits_needed(part_sizes)
-    allowed = np.array(sorted(idx_map), dtype=np.int64)
-    pos = np.searchsorted(allowed, need, side="left")
-    idx = np.where(pos < allowed.size, allowed[np.minimum(pos, allowed.size - 1)], need)
-    return wbits + dbits + idx
-
-
-def index_bits_needed(part_sizes: np.ndarray) -> np.ndarray:
-    """nengo-loihi Synapse.idx_bits: ceil(log2(max index + 1)) with max index = neurons - 1."""
-    return np.ceil(np.log2(np.maximum(np.asarray(part_sizes, dtype=np.int64), 1))).astype(np.int64)
-
-
 def proj_stats(t: Target, net: Network, proj: Projection, label: np.ndarray, n_parts: int,
                part_sizes: np.ndarray, want_out: bool = False) -> ProjStats:
     post_pop = net.populations[proj.post]
     n_pre = net.populations[proj.pre].size
-    if t.family == "spinnaker":
-        split = _in_core_slots(t, post_pop, part_sizes)  # longer delays go to delay-extension rows
-        bpw = np.zeros(n_parts, dtype=np.int64)
-        blk, hdr, word = 1, 0, 1
-    else:
-        split = np.full(n_parts, np.iinfo(np.int64).max, dtype=np.int64)
-        bpw = _loihi_bpw(t, proj, part_sizes)
-        blk = int(t.m["synapse_block_synapses"])
-        hdr = int(t.m["synapse_block_header_bits"])
-        word = int(t.m["synapse_word_bits"])
+    split, bpw, blk, hdr, word = t.family.synapse_layout(t, proj, post_pop, part_sizes)
     res = _proj_part_stats(proj.pre_idx, proj.post_idx, proj.delay, label.astype(np.int64), int(n_parts),
                            int(n_pre), split, bpw, blk, hdr, word, bool(want_out))
     fan_in, distinct, ru, rd, bits, maxd, out = res
     return ProjStats(fan_in, distinct, ru, rd, bits, maxd, out if want_out else None)
 
 
-def _in_core_slots(t: Target, pop: Population, n: np.ndarray) -> np.ndarray:
-    """SpiNNaker in-core ring buffer slots at n neurons per core (no extension)."""
-    n = np.maximum(np.asarray(n), 1)
-    bits = n_bits_array(n)
-    return (2 ** np.maximum(int(t.m["ring_buffer_bits"]) - bits - t.type_bits(pop), 0)).astype(np.int64)
-
-
 # --------------------------------------------------------------------------------------- usage
-def spinnaker_row_words(t: Target, n_syn: int | np.ndarray, plastic: bool) -> np.ndarray:
-    n = np.asarray(n_syn, dtype=np.int64)
-    if not plastic:
-        return n * int(t.m["static_words_per_synapse"])
-    wb = int(t.m["word_bytes"])
-    half_per_word = wb // 2
-    fixed = -(-(n * int(t.m["plastic_fixed_halfwords_per_synapse"])) // half_per_word)
-    plastic_w = -(-(int(t.m["plastic_row_header_bytes"]) + n * int(t.m["plastic_halfwords_per_synapse"]) * 2) // wb)
-    return np.where(n > 0, fixed + plastic_w, 0)
-
-
-def _align(x: np.ndarray | int, a: int) -> np.ndarray:
-    return -(-np.asarray(x, dtype=np.int64) // a) * a
-
-
 @dataclass
 class PopUsage:
     """Per-part usage of one population's parts (arrays indexed by part)."""
@@ -497,121 +347,14 @@ def population_usage(t: Target, net: Network, pop: Population, label: np.ndarray
     if "fan_in_synapses" in t.core_limits:
         usage["fan_in_synapses"] = fan_in
     usage["delay_steps"] = max_delay
-    if t.family == "spinnaker":
-        _spinnaker_usage(t, net, pop, sizes, stats, max_delay, usage)
-        usage["sdram_bytes"] = usage["sdram_bytes"] + spike_array_sdram(t, pop, label, n_parts)
-    else:
-        axons = np.zeros(n_parts, dtype=np.int64)
-        bits = np.zeros(n_parts, dtype=np.int64)
-        for p in incoming:
-            s = stats[p.name]
-            slots = int(t.m["learning_axon_slots"]) if p.plasticity is not None else 1
-            axons += s.distinct_pre * slots
-            bits += s.bits
-        usage["input_axons"] = axons
-        usage["synapse_memory_bits"] = bits
-        usage["output_axons"] = (np.bincount(label, weights=out_counts, minlength=n_parts).astype(np.int64)
-                                 if out_counts is not None else np.zeros(n_parts, dtype=np.int64))
+    t.family.add_usage(t, net, pop, label, sizes, stats, max_delay, usage, out_counts)
     limits = {}
     for r in core_resource_names(t):
         lim = core_limit(t, pop, r, sizes)
         if lim is not None:
             limits[r] = lim
-    if t.family == "loihi":
-        max_idx = max(t.m["index_bits"])
-        usage["index_bits"] = index_bits_needed(sizes)
-        limits["index_bits"] = np.full(n_parts, max_idx, dtype=np.int64)
+    t.family.extra_limits(t, sizes, usage, limits)
     return PopUsage(sizes, usage, limits, stats, np.zeros(n_parts, dtype=np.int64))
-
-
-def _neuron_bytes(t: Target, pop: Population) -> int:
-    nb = t.m["neuron_bytes"]
-    if pop.model not in nb:
-        raise BoardError(f"{t.board.source_file}: board {t.name!r}: 'mapping.neuron_bytes' has no entry for neuron "
-                         f"model {pop.model!r} (population {pop.name!r}); add the per-neuron state size in bytes")
-    return int(nb[pop.model])
-
-
-def _spinnaker_usage(t: Target, net: Network, pop: Population, sizes: np.ndarray,
-                     stats: dict[str, ProjStats], max_delay: np.ndarray, usage: dict[str, np.ndarray]) -> None:
-    wb = int(t.m["word_bytes"])
-    hdr = int(t.m["row_header_words"])
-    align = int(t.m["matrix_alignment_bytes"])
-    n_parts = sizes.shape[0]
-    nbytes = _neuron_bytes(t, pop)
-    sdram = sizes * nbytes
-    row_words = np.zeros(n_parts, dtype=np.int64)
-    pre_pops: dict[str, bool] = {}
-    n_entries = 0
-    in_slots = _in_core_slots(t, pop, sizes)
-    for pname, s in stats.items():
-        proj = net.projections[pname]
-        n_pre = net.populations[proj.pre].size
-        plastic = proj.plasticity is not None
-        # sPyNNaker reserves the same row length on every core of the post population: the max.
-        wu = int(spinnaker_row_words(t, int(s.row_undelayed.max(initial=0)), plastic))
-        wd = int(spinnaker_row_words(t, int(s.row_delayed.max(initial=0)), plastic))
-        # the limit applies to the projection's longest row; attribute it to the parts that have it
-        row_words = np.maximum(row_words, np.maximum(spinnaker_row_words(t, s.row_undelayed, plastic),
-                                                     spinnaker_row_words(t, s.row_delayed, plastic)))
-        # delay stages: ceil(max_delay / in-core slots) - 1 (delay_support_adder), per part
-        stages = np.maximum(-(-np.maximum(s.max_delay.max(initial=0), 1) // in_slots) - 1, 0)
-        mat = _align(n_pre * (wu + hdr) * wb, align) if wu > 0 else np.int64(0)
-        dmat = np.where((wd > 0) & (stages > 0), _align(n_pre * stages * (wd + hdr) * wb, align), 0)
-        sdram = sdram + mat + dmat
-        delayed = bool(wd > 0)
-        n_entries += 1 + int(delayed)
-        pre_pops[proj.pre] = pre_pops.get(proj.pre, False) or delayed
-    n_vertices = sum(1 + int(d) for d in pre_pops.values())
-    pop_table = (int(t.m["pop_table_base_bytes"]) + n_vertices * int(t.m["pop_table_entry_bytes"])
-                 + n_entries * int(t.m["address_list_entry_bytes"])) if stats else 0
-    sdram = sdram + pop_table
-    # DTCM: state + ring buffers (2**(atom_bits + type_bits + delay_bits) uint16) + pop table
-    if pop.neuron_model.is_source:
-        dtcm = sizes * nbytes
-    else:
-        atom_bits = n_bits_array(np.maximum(sizes, 1))
-        need_slots = 2 ** n_bits_array(np.maximum(max_delay, 1))
-        slots = np.minimum(need_slots, in_slots)
-        ring = (2 ** (atom_bits + t.type_bits(pop))) * slots * int(t.m["ring_buffer_entry_bytes"])
-        dtcm = sizes * nbytes + ring + pop_table
-    usage["dtcm_bytes"] = dtcm.astype(np.int64)
-    usage["sdram_bytes"] = np.asarray(sdram, dtype=np.int64) * np.ones(n_parts, dtype=np.int64)
-    usage["row_words"] = row_words
-
-
-def delay_extension_cores(t: Target, net: Network, slices_of_pop: dict[str, np.ndarray],
-                          part_sizes: dict[str, np.ndarray], predicted: dict[str, Any] | None = None
-                          ) -> dict[str, np.ndarray]:
-    """SpiNNaker: delay-extension cores per source part. sPyNNaker gives a pre population ONE
-    delay-extension vertex as soon as any of its synapses needs a delay beyond the in-core slots
-    of its target core, split exactly like the pre population: one extra core per core of the pre
-    population (delay_support_adder.py, splitter_delay_vertex_slice.py create_machine_vertices).
-    `predicted` (ctx.delays.extensions from the delay legalization pass) adds its
-    populations too."""
-    out = {name: np.zeros(len(sz), dtype=np.int64) for name, sz in part_sizes.items()}
-    if t.family != "spinnaker" or t.delay_extension != "delay_extension_cores":
-        return out
-    needs_ext = set(predicted or {})
-    for proj in net.projections.values():
-        if not proj.n_synapses or proj.pre in needs_ext:
-            continue
-        post = net.populations[proj.post]
-        slots = _in_core_slots(t, post, part_sizes[proj.post])
-        if np.any(proj.delay > slots[slices_of_pop[proj.post][proj.post_idx]]):
-            needs_ext.add(proj.pre)
-    for name in needs_ext:
-        if name in out:
-            out[name][:] = 1
-    return out
-
-
-def spike_array_sdram(t: Target, pop: Population, label: np.ndarray, n_parts: int) -> np.ndarray:
-    """ESTIMATE: one word per spike time stored for a spike_array part."""
-    if pop.model != "spike_array" or "spike_indptr" not in pop.params:
-        return np.zeros(n_parts, dtype=np.int64)
-    per_neuron = np.diff(np.asarray(pop.params["spike_indptr"], dtype=np.int64))
-    return np.bincount(label, weights=per_neuron, minlength=n_parts).astype(np.int64) * int(t.m["word_bytes"])
 
 
 # --------------------------------------------------------------------------------------- rates

@@ -23,6 +23,9 @@ SpiNNaker (matching PACMAN 1!7.4.1 where it matters for table sizes):
   still shrink it: our count is what merging + default routes achieve without key/mask covering).
 Loihi: no routing tables; we record chip-to-chip traffic and link loads along X-then-Y paths
 (each spike message goes to its destination core separately).
+
+The kernels here (multicast trees, table merging, unicast link loads) are generic; each target
+family's `route` (neurocompile/targets/<family>/routing.py) chooses keys and which to use.
 """
 from __future__ import annotations
 
@@ -92,7 +95,7 @@ def _build_tree(src, dests, kind, w, h, wrap, coords, id_at, nbrs, links,
 
 
 @numba.njit(cache=True)
-def _route_all(ptr, dchips, dcores, src_chip, rate, kind, w, h, wrap, coords, id_at, nbrs, links, n_chips):
+def route_trees(ptr, dchips, dcores, src_chip, rate, kind, w, h, wrap, coords, id_at, nbrs, links, n_chips):
     """Trees of all slices. Returns per entry (slice, chip, route, defaultable) and link loads."""
     S = src_chip.shape[0]
     in_tree = np.zeros(n_chips, dtype=np.bool_)
@@ -158,7 +161,7 @@ def _grow(a, cap):
 
 
 @numba.njit(cache=True)
-def _merge_count(chip, pop, idx, route, dflt, max_idx, n_chips):
+def merge_count(chip, pop, idx, route, dflt, max_idx, n_chips):
     """Entries per chip after PACMAN-style merging (raw sorted by chip, pop, idx); also without
     defaultable merged entries."""
     merged = np.zeros(n_chips, dtype=np.int64)
@@ -212,7 +215,7 @@ def _merge_count(chip, pop, idx, route, dflt, max_idx, n_chips):
 
 
 @numba.njit(cache=True)
-def _unicast_loads(src_chip_of_pair, dst_chip, flow, kind, w, h, wrap, coords, id_at, nbrs, links, n_chips):
+def unicast_loads(src_chip_of_pair, dst_chip, flow, kind, w, h, wrap, coords, id_at, nbrs, links, n_chips):
     load = np.zeros((n_chips, 6), dtype=np.float64)
     pl = np.empty(n_chips + 8, dtype=np.int64)
     pc = np.empty(n_chips + 8, dtype=np.int64)
@@ -228,98 +231,18 @@ def _unicast_loads(src_chip_of_pair, dst_chip, flow, kind, w, h, wrap, coords, i
     return load, total
 
 
-def _grid_args(grid: Grid) -> tuple[Any, ...]:
+def grid_args(grid: Grid) -> tuple[Any, ...]:
     return (KIND_CODE[grid.kind], grid.width, grid.height, grid.wrap, grid.coords, grid.id_at,
             grid.neighbours, np.array(grid.links, dtype=np.int64))
 
 
 # ------------------------------------------------------------------------------------- pass
-def route_spinnaker(net: Network, part: Partition, t: Target, pl: PlacementResult) -> RoutingResult:
-    res = RoutingResult("spinnaker")
-    grid = pl.grid
-    S = len(part.slices)
-    # keys
-    senders = [name for name in net.populations if any(p.n_synapses for p in net.projections_from(name))]
-    n_slices = {name: len(part.slices_of(name)) for name in net.populations}
-    atom_bits = allocator_bits_needed(max((s.n_neurons for s in part.slices), default=1))
-    machine_bits = allocator_bits_needed(max((n_slices[n] for n in senders), default=1))
-    app_bits = allocator_bits_needed(len(senders))
-    total = app_bits + machine_bits + atom_bits
-    key_limit = int(t.m["key_bits"])
-    res.key_bits = {"population": app_bits, "slice": machine_bits, "neuron": atom_bits, "total": total,
-                    "limit": key_limit}
-    if total > key_limit:
-        res.violations.append(Violation(
-            subject=f"network {net.name!r}", resource="key_bits", needed=total, limit=key_limit,
-            where=f"({app_bits} population + {machine_bits} slice + {atom_bits} neuron bits)", per="per key",
-            board=t.name, hint=HINTS["key_bits"]))
-    else:
-        mask = ((1 << key_limit) - 1) ^ ((1 << atom_bits) - 1)
-        for ai, name in enumerate(senders):
-            for s in part.slices_of(name):
-                res.keys[s.id] = ((ai << (machine_bits + atom_bits)) | (s.index << atom_bits), mask)
-    # destinations per source slice: (chip, core) of every placed target slice, nearest chip first
-    g = pl.graph
-    A, B = g.src, g.dst
-    ok = (pl.chip_of[A] >= 0) & (pl.chip_of[B] >= 0)
-    A, B = A[ok], B[ok]
-    dchip = pl.chip_of[B]
-    dcore = pl.core_of[B]
-    dist = grid.hops[pl.chip_of[A], dchip] if A.size else np.zeros(0, dtype=np.int64)
-    o = np.lexsort((dcore, dchip, dist, A))
-    A, dchip, dcore = A[o], dchip[o], dcore[o]
-    ptr = np.searchsorted(A, np.arange(S + 1)).astype(np.int64)
-    e_slice, e_chip, e_route, e_def, load, trav = _route_all(
-        ptr, dchip.astype(np.int64), dcore.astype(np.int64), pl.chip_of.astype(np.int64),
-        g.slice_rate.astype(np.float64), *_grid_args(grid), grid.n_chips)
-    res.link_load = load
-    res.link_traversals_per_s = float(trav)
-    res.entries_raw = np.bincount(e_chip, minlength=grid.n_chips).astype(np.int64)
-    pop_index = {name: i for i, name in enumerate(net.populations)}
-    slice_pop = np.array([pop_index[s.population] for s in part.slices], dtype=np.int64)
-    slice_idx = np.array([s.index for s in part.slices], dtype=np.int64)
-    max_idx = np.array([n_slices[name] - 1 for name in net.populations], dtype=np.int64)
-    o = np.lexsort((slice_idx[e_slice], slice_pop[e_slice], e_chip))
-    merged, kept = _merge_count(e_chip[o], slice_pop[e_slice][o], slice_idx[e_slice][o], e_route[o], e_def[o],
-                                max_idx, grid.n_chips)
-    res.entries_merged = merged
-    res.entries = kept
-    lim = t.router_entries
-    if lim is not None:
-        for c in np.flatnonzero(kept > lim):
-            res.violations.append(Violation(
-                subject=f"chip {grid.chip_name(int(c))}", resource="router_entries", needed=int(kept[c]),
-                limit=lim, where=(f"on one chip ({int(res.entries_raw[c]):,} before merging same routes and "
-                                  f"dropping default routes)"), per="per chip", board=t.name,
-                hint=HINTS["router_entries"]))
-    return res
-
-
-def route_loihi(net: Network, part: Partition, t: Target, pl: PlacementResult) -> RoutingResult:
-    res = RoutingResult("loihi")
-    grid = pl.grid
-    g = pl.graph
-    A, B = g.src, g.dst
-    ok = (pl.chip_of[A] >= 0) & (pl.chip_of[B] >= 0)
-    A, B, W = A[ok], B[ok], g.rate[ok]
-    inter = pl.chip_of[A] != pl.chip_of[B]
-    A, B, W = A[inter], B[inter], W[inter]
-    if A.size:
-        load, total = _unicast_loads(pl.chip_of[A].astype(np.int64), pl.chip_of[B].astype(np.int64),
-                                     W.astype(np.float64), *_grid_args(grid), grid.n_chips)
-    else:
-        load, total = np.zeros((grid.n_chips, 6)), 0.0
-    res.link_load = load
-    res.link_traversals_per_s = float(total)
-    return res
-
-
 def routing(net: Network, ctx: CompileContext) -> Network:
     """Pass: routing keys and tables (SpiNNaker) or link traffic (Loihi); artefact `routing`."""
     part: Partition = ctx.partition
     t: Target = ctx.target
     pl: PlacementResult = ctx.placement
-    res = route_spinnaker(net, part, t, pl) if t.family == "spinnaker" else route_loihi(net, part, t, pl)
+    res = t.family.route(net, part, t, pl)
     ctx.routing = res
     if res.entries is not None and res.entries.size:
         c = int(np.argmax(res.entries))

@@ -125,15 +125,15 @@ from typing import Any
 
 import numpy as np
 
-from neurocompile.backends.sim.float_mode import psc_propagator
-from neurocompile.backends.sim.loihi2_mode import sign_mode
+from neurocompile.ir.dynamics import psc_propagator
+from neurocompile.targets.loihi2.arith import sign_mode
 from neurocompile.boards.schema import LoihiFormat
 from neurocompile.errors import ModelError, ResourceError
 from neurocompile.ir.network import Network, Population, Projection, STDPRule
 from neurocompile.passes.delays import (clone_network, clone_population, clone_projection, is_relay,
                                         loihi_relay_params, loihi_relay_weight)
 from neurocompile.passes.pipeline import CompileContext
-from neurocompile.passes.refractory_emulation import kick_input_units, split_kick, state_need_per_mv
+from neurocompile.targets.loihi2.refractory import kick_input_units, split_kick, state_need_per_mv
 
 ACT_SHIFT = 6          # Lava: synaptic input a is added to u as a << 6 (act_shift)
 IN_UNIT = 1 << ACT_SHIFT  # state units per input unit

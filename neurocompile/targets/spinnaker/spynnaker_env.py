@@ -48,7 +48,7 @@ USER_CFG_NAME = ".spynnaker.cfg"
 
 
 def _cfg_text(sections: Mapping[str, Mapping[str, object]]) -> str:
-    lines = ["# Written by neurocompile.arith.spynnaker_env; private to this directory."]
+    lines = ["# Written by neurocompile.targets.spinnaker.spynnaker_env; private to this directory."]
     for section, options in sections.items():
         lines.append(f"\n[{section}]")
         for key, value in options.items():

@@ -1,7 +1,7 @@
 """Quantize weights for SpiNNaker: 16-bit unsigned weights with a ring-buffer shift per receptor.
 
 What the chip does (sPyNNaker 1!7.4.1; details and citations in
-``neurocompile/arith/spinnaker_weights.py`` and ``neurocompile/arith/spinnaker_fixed.py``): each
+``neurocompile/targets/spinnaker/weights.py`` and ``neurocompile/targets/spinnaker/fixed.py``): each
 synapse holds ``raw`` in ``0 .. 2**weight_bits - 1``, its sign is the receptor's (excitatory
 adds, inhibitory subtracts). Spikes add ``raw`` into the post neuron's 16-bit ring-buffer slot
 (saturating at 0xFFFF); the slot is converted to current as ``raw << shift`` in s16.15, so one
@@ -67,8 +67,8 @@ from typing import Any
 
 import numpy as np
 
-from neurocompile.arith import spinnaker_weights as sw
-from neurocompile.arith.spinnaker_fixed import LifCurrExpParams
+from neurocompile.targets.spinnaker import weights as sw
+from neurocompile.targets.spinnaker.fixed import LifCurrExpParams
 from neurocompile.boards.schema import SpinnakerFormat
 from neurocompile.errors import ModelError, ResourceError
 from neurocompile.ir.network import Network, Population, Projection
