@@ -2,19 +2,18 @@
 from __future__ import annotations
 
 import copy
+import dataclasses
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import yaml
 
-from board_mapping import mapped, mapping_for
 from neurocompile.boards import load_board
 from neurocompile.boards.schema import Board, parse_board
 from neurocompile.ir.network import Network
 from neurocompile.passes.mapping import mapping_passes
 from neurocompile.passes.pipeline import CompileContext, run_pipeline
-from neurocompile.passes.resources import with_mapping
 
 
 def custom_board(base: str, core_limits: dict | None = None, chip_limits: dict | None = None,
@@ -33,21 +32,21 @@ def custom_board(base: str, core_limits: dict | None = None, chip_limits: dict |
     data["name"] = f"{base}-custom"
     data.update(top)
     board = parse_board(data, f"{base}-custom.yaml")
-    m = mapping_for(board)
+    m = dict(board.mapping)
     m.update(mapping or {})
-    return with_mapping(board, m)
+    return dataclasses.replace(board, mapping=m)
 
 
 def run_mapping(net: Network, board: Board | str, seed: int = 0, **options: Any) -> CompileContext:
     """Run the four mapping passes; ResourceError propagates."""
-    b = mapped(board) if isinstance(board, str) else board
+    b = load_board(board) if isinstance(board, str) else board
     ctx = CompileContext(board=b, seed=seed, options=dict(options))
     run_pipeline(net, mapping_passes(), ctx)
     return ctx
 
 
 def run_partial(net: Network, board: Board | str, upto: str, seed: int = 0, **options: Any) -> CompileContext:
-    b = mapped(board) if isinstance(board, str) else board
+    b = load_board(board) if isinstance(board, str) else board
     ctx = CompileContext(board=b, seed=seed, options=dict(options))
     passes = []
     for p in mapping_passes():

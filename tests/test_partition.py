@@ -1,6 +1,7 @@
 """Partitioning: slices cover every neuron once, every synapse survives once, all per-core limits hold."""
 from __future__ import annotations
 
+import dataclasses
 import math
 
 import numpy as np
@@ -8,14 +9,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from board_mapping import mapped
 from mapping_helpers import clustered_network, custom_board
+from neurocompile.boards import load_board
 from neurocompile.errors import BoardError
 from neurocompile.ir.network import Network, STDPRule
 from neurocompile.passes.partition import Partition, partition, split_projection
 from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.resource_check import collect_violations
-from neurocompile.passes.resources import population_usage, target_of, with_mapping
+from neurocompile.passes.resources import population_usage, target_of
 from neurocompile.targets.spinnaker.resources import spinnaker_row_words
 
 SETTINGS = settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -47,7 +48,7 @@ def networks(draw, max_pop=700, max_delay=40):
 
 
 def _part(net: Network, board, seed: int = 0, **options) -> tuple[Partition, CompileContext]:
-    ctx = CompileContext(board=mapped(board) if isinstance(board, str) else board, seed=seed, options=options)
+    ctx = CompileContext(board=load_board(board) if isinstance(board, str) else board, seed=seed, options=options)
     partition(net, ctx)
     return ctx.partition, ctx
 
@@ -155,7 +156,7 @@ def test_loihi_synapse_bits_formula():
     net.add_population("dst", 64)
     # one presynaptic neuron -> 70 synapses onto 64 neurons (6 multapses): one axon with 70 weights
     net.add_projection("src", "dst", np.zeros(70, dtype=int), np.r_[np.arange(64), np.arange(6)], 1.0, 1)
-    t = target_of(mapped("loihi1-nahuku-32"))
+    t = target_of(load_board("loihi1-nahuku-32"))
     u = population_usage(t, net, net.populations["dst"], np.zeros(64, dtype=np.int32), 1)
     bpw = 8 + 0 + 6  # weight bits + delay bits (all delays 1 -> 0) + index bits (64 neurons -> 6)
     expected = (math.ceil((64 * bpw + 10) / 64) + math.ceil((6 * bpw + 10) / 64)) * 64
@@ -222,19 +223,19 @@ def test_board_without_mapping_section_fails_clearly():
 
     net = Network("x")
     net.add_population("a", 10)
-    ctx = CompileContext(board=with_mapping(load_board("spinn-5"), {}))  # a board file without `mapping:`
+    ctx = CompileContext(board=dataclasses.replace(load_board("spinn-5"), mapping={}))  # a board file without `mapping:`
     with pytest.raises(BoardError, match=r"spinn-5.*mapping\.word_bytes.*BYTES_PER_WORD"):
         partition(net, ctx)
 
 
 def test_missing_neuron_bytes_names_the_model():
-    b = mapped("spinn-5")
+    b = load_board("spinn-5")
     m = dict(b.mapping)
     m["neuron_bytes"] = {"poisson": 32}
     net = Network("x")
     net.add_population("a", 10)
     with pytest.raises(BoardError, match=r"neuron_bytes.*'lif_curr_exp'.*population 'a'"):
-        partition(net, CompileContext(board=with_mapping(b, m)))
+        partition(net, CompileContext(board=dataclasses.replace(b, mapping=m)))
 
 
 def test_fan_in_limit_splits_and_names_unsplittable_neuron():

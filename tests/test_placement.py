@@ -6,8 +6,8 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from board_mapping import mapped
 from mapping_helpers import clustered_network, custom_board, modular_network, run_partial
+from neurocompile.boards import load_board
 from neurocompile.ir.network import Network
 from neurocompile.passes.placement import (
     chip_capacity, placement_cost, slice_demands, spynnaker_style_placement)
@@ -151,7 +151,7 @@ def test_hop_matrix_matches_spinn_machine():
     set_config("Machine", "version", 5)
     for name, (w, h) in (("spinn-5", (8, 8)), ("spinnaker-24board", (48, 24))):
         m = virtual_machine(w, h)
-        grid = grid_of(mapped(name))
+        grid = grid_of(load_board(name))
         rng = np.random.default_rng(0)
         for a, b in rng.integers(0, grid.n_chips, (300, 2)):
             xa, ya = map(int, grid.coords[a])

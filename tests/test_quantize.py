@@ -496,7 +496,7 @@ TAU_S_EXACT = -1.0 / np.log(1 - 512 / 4096)
 
 def _dequantized(net: Network, q: Network, ctx: CompileContext) -> Network:
     """The float network with each weight replaced by the value its mantissa stands for."""
-    from neurocompile.passes.delays import clone_network
+    from neurocompile.ir.clone import clone_network
 
     out = clone_network(net)
     for name, proj in out.projections.items():

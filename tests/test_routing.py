@@ -4,8 +4,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from board_mapping import mapped
 from mapping_helpers import custom_board, modular_network, run_mapping
+from neurocompile.boards import load_board
 from neurocompile.errors import ResourceError
 from neurocompile.ir.network import Network
 from neurocompile.passes.partition import partition
@@ -13,8 +13,8 @@ from neurocompile.passes.pipeline import CompileContext
 from neurocompile.passes.placement import PlacementResult, slice_graph, traffic
 from neurocompile.passes.resources import firing_rates, target_of
 from neurocompile.passes.routing import grid_args
-from neurocompile.targets.spinnaker.routing import route_spinnaker
 from neurocompile.passes.topology import grid_of, path
+from neurocompile.targets.spinnaker.routing import route_spinnaker
 
 
 def _pacman():
@@ -35,7 +35,7 @@ def test_paths_are_pacman_longest_dimension_first(name, size):
     writer, virtual_machine, ldf = _pacman()
     machine = virtual_machine(*size)
     writer.set_machine(machine)
-    grid = grid_of(mapped(name))
+    grid = grid_of(load_board(name))
     args = grid_args(grid)
     links = np.empty(grid.n_chips + 8, dtype=np.int64)
     chips = np.empty(grid.n_chips + 8, dtype=np.int64)
@@ -56,7 +56,7 @@ def test_paths_are_pacman_longest_dimension_first(name, size):
 
 def _hand_placed(net: Network, board: str, chips: dict[str, tuple[int, int]]):
     """Partition normally, then put each population's slices on the given chip (cores in order)."""
-    ctx = CompileContext(board=mapped(board))
+    ctx = CompileContext(board=load_board(board))
     partition(net, ctx)
     part = ctx.partition
     t = target_of(ctx.board)

@@ -260,18 +260,18 @@ def test_shifts_and_weights_are_spinnaker_weights(build):
 
 def test_population_parameters_and_shift_override():
     net = mixed_net()
-    base = population_weights(net.populations["p"], list(net.projections_into("p")), 1.0)
+    base = population_weights(net.populations["p"], list(net.projections_into("p")), net)
     net.populations["p"].annotations.update(spikes_per_second=400.0, ring_buffer_sigma=2.0)
     lists = [sw.ListProjection(pre=p.pre_idx, post=p.post_idx, weights=p.weight, delays=p.delay * 1.0,
                                receptor=RECEPTOR_INDEX[p.receptor], pre_key=p.pre)
              for p in net.projections_into("p")]
     want, _ = sw.spinnaker_weights(lists, spikes_per_second=400.0, ring_buffer_sigma=2.0)
-    got = population_weights(net.populations["p"], list(net.projections_into("p")), 1.0)
+    got = population_weights(net.populations["p"], list(net.projections_into("p")), net)
     assert [got.shifts[r] for r in RECEPTOR_INDEX] == want.tolist()
     assert got.shifts["excitatory"] != base.shifts["excitatory"]
     # the annotation quantize_spinnaker writes replaces the rule's shift, per receptor
     net.populations["p"].annotations["ring_buffer_shift"] = {"excitatory": 1}
-    got = population_weights(net.populations["p"], list(net.projections_into("p")), 1.0)
+    got = population_weights(net.populations["p"], list(net.projections_into("p")), net)
     assert got.shifts == {"excitatory": 1, "inhibitory": want[1]}
     assert got.source == {"excitatory": "annotation", "inhibitory": "spynnaker_rule"}
     proj = next(net.projections_into("p"))

@@ -14,7 +14,7 @@ import numpy as np
 
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
 from neurocompile.backends.sim.propagation import PreSortedSynapses, RingBuffer
-from neurocompile.backends.sim.sources import make_source
+from neurocompile.ir.sources import make_source
 from neurocompile.backends.sim.stdp import PairSTDP, make_plasticity
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network
@@ -83,9 +83,7 @@ class Simulation:
             elif chans[key].buffer.data.shape[0] < depth:
                 chans[key].buffer = RingBuffer(depth, n_post, mode.accum_dtype)
             n_pre = net.populations[proj.pre].size
-            build = getattr(mode, "build_synapses", None)  # optional mode hook (loihi2 mode)
-            syn = (build(proj, n_pre, n_post) if build is not None
-                   else PreSortedSynapses.build(proj, n_pre, mode.synapse_values(proj)))
+            syn = mode.build_synapses(proj, n_pre, n_post)
             if proj.plasticity is not None:  # updates syn.weight in place (stdp.py)
                 self.plastic[proj.name] = make_plasticity(proj, syn, mode, net)
             chans[key].feeds.append((proj.pre, syn))

@@ -71,7 +71,7 @@ from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Population, Projection
 # Lava's synapse arithmetic (sign modes, weight clipping) is the target's, shared with quantize.
 from neurocompile.targets.loihi2.arith import (  # noqa: F401  (re-exported for tests and the oracle)
-    EXCITATORY, INHIBITORY, MAX_IR_DELAY, MIXED, LoihiWeightWarning, lava_weights, sign_mode)
+    DECAY_UNITY, EXCITATORY, INHIBITORY, MAX_IR_DELAY, MIXED, LoihiWeightWarning, lava_weights, sign_mode)
 
 # ----- synapses ---------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
@@ -246,8 +246,8 @@ class Loihi2LIFGroup(NeuronGroup):
         self.n = pop.size
         self.u = p("u_init").astype(np.int64).copy()
         self.v = p("v_init").astype(np.int64).copy()
-        self.u_keep = 4096 - (p("du") + 1)          # decay_unity - (du + ds_offset)
-        self.v_keep = 4096 - p("dv")                # decay_unity - (dv + dm_offset)
+        self.u_keep = DECAY_UNITY - (p("du") + 1)   # decay_unity - (du + ds_offset)
+        self.v_keep = DECAY_UNITY - p("dv")         # decay_unity - (dv + dm_offset)
         mant, exp = p("bias_mant"), p("bias_exp")
         self.bias = np.where(exp >= 0, mant << np.maximum(exp, 0), mant >> np.maximum(-exp, 0))
         self.vth_eff = p("vth") << 6
@@ -322,7 +322,7 @@ class Loihi2Mode(NumericMode):
         return exp < 0 and proj.n_synapses > 0 and proj.delay.min() != proj.delay.max()
 
     def build_synapses(self, proj: Projection, n_pre: int, n_post: int) -> PreSortedSynapses:
-        """Engine hook: synapses whose scatter applies weight_exp per delay bucket when needed."""
+        """Synapses whose scatter applies weight_exp per delay bucket when Lava does (see module doc)."""
         w = self.synapse_values(proj)
         if self._pre_shifted(proj):
             return BucketShiftSynapses.build_shifted(proj, n_pre, n_post, w,

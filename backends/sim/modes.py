@@ -12,6 +12,7 @@ from typing import Hashable
 
 import numpy as np
 
+from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.ir.network import Network, Population, Projection
 
 
@@ -51,6 +52,11 @@ class NumericMode(ABC):
     @abstractmethod
     def synapse_values(self, proj: Projection) -> np.ndarray:
         """Per-synapse amount added to the buffer when the presynaptic neuron spikes."""
+
+    def build_synapses(self, proj: Projection, n_pre: int, n_post: int) -> PreSortedSynapses:
+        """The synapse table the engine scatters from; a mode whose target treats some synapses
+        differently (Loihi 2 shifts each delay bucket's sum) returns its own subclass."""
+        return PreSortedSynapses.build(proj, n_pre, self.synapse_values(proj))
 
     @abstractmethod
     def make_group(self, pop: Population, incoming: list[Projection], net: Network) -> NeuronGroup:

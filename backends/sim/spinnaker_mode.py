@@ -78,15 +78,15 @@ from typing import Any, Hashable, Sequence
 
 import numpy as np
 
-from neurocompile.targets.spinnaker import weights as sw
-from neurocompile.targets.spinnaker.fixed import (
-    LifCurrExpParams, LifCurrExpState, decode_s1615, lif_curr_exp_step)
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Population, Projection
-
-RECEPTORS = ("excitatory", "inhibitory")
-RECEPTOR_INDEX = {"excitatory": sw.EXCITATORY, "inhibitory": sw.INHIBITORY}
+from neurocompile.targets.spinnaker import host
+from neurocompile.targets.spinnaker import weights as sw
+from neurocompile.targets.spinnaker.fixed import (
+    LifCurrExpParams, LifCurrExpState, decode_s1615, lif_curr_exp_step)
+from neurocompile.targets.spinnaker.host import RECEPTOR_INDEX, RECEPTORS  # noqa: F401 (re-exported)
+from neurocompile.targets.spinnaker.quantize import raw_weights, ring_buffer_shifts_of
 RING_BUFFER_MAX = 0xFFFF     # a ring-buffer slot is uint16 and saturates (synapses.c l.237-251)
 MAX_SHIFT = 31               # convert_weight_to_input: raw << shift must stay inside the word
 
@@ -100,7 +100,7 @@ class PopulationWeights:
     """What the host computes for one post population (sPyNNaker's ``get_ring_buffer_shifts``)."""
 
     shifts: dict[str, int]                      #: receptor -> ring-buffer left shift
-    source: dict[str, str]                      #: receptor -> "spynnaker_rule" | "annotation"
+    source: dict[str, str]                      #: receptor -> "spynnaker_rule" | "annotation" (the pass's or a user's)
     rule_shifts: dict[str, int]                 #: receptor -> what the rule alone would choose
     bounds: dict[str, sw.ReceptorBound]         #: receptor -> the rule's expected maximum input
     raw: dict[str, np.ndarray] = field(default_factory=dict)   #: projection -> uint16 weights
@@ -109,81 +109,38 @@ class PopulationWeights:
         return sw.weight_lsb(self.shifts[receptor])
 
 
-def spynnaker_list_projections(incoming: Sequence[Projection], dt_ms: float
-                               ) -> list[sw.ListProjection]:
-    """Incoming projections as the FromListConnector lists sPyNNaker's rule takes.
+def population_weights(pop: Population, incoming: Sequence[Projection], net: Network) -> PopulationWeights:
+    """Shifts per receptor and uint16 weights per projection, as the board will hold them.
 
-    Same hand-over as ``neurocompile.targets.spinnaker.quantize`` (which must stay in step with
-    this: tests/test_spinnaker_mode.py compares their shifts).
+    A network quantized for SpiNNaker (``number_format == "spinnaker"``) already carries them:
+    the pass's shifts (annotation) and weights that are exact multiples of the LSB; they are read
+    back bit-exactly (``quantize.raw_weights``), and the rule is not run again. An unquantized
+    network gets sPyNNaker's own host rule (``targets/spinnaker/host.py``, the code the quantize
+    pass runs too), wrap-around included, with an annotation ``ring_buffer_shift`` replacing the
+    rule's shift for its receptor(s).
     """
-    lists = []
-    for proj in incoming:
-        if proj.n_synapses == 0:
-            continue
-        w = proj.weight
-        if proj.plasticity is not None:  # SynapseDynamicsSTDP weight statistics (l.511-531)
-            w = np.full(proj.n_synapses, max(float(np.max(np.abs(w))), proj.plasticity.w_max))
-        lists.append(sw.ListProjection(pre=proj.pre_idx, post=proj.post_idx, weights=w,
-                                       delays=proj.delay * dt_ms,
-                                       receptor=RECEPTOR_INDEX[proj.receptor], pre_key=proj.pre))
-    return lists
-
-
-def _shift_override(pop: Population) -> dict[str, int]:
-    if "ring_buffer_shift" not in pop.annotations:
-        return {}
-    val = pop.annotations["ring_buffer_shift"]
-    vals = dict(val) if isinstance(val, dict) else {r: val for r in RECEPTORS}
-    bad = set(vals) - set(RECEPTORS)
-    if bad:
-        raise ModelError(f"population {pop.name!r}: annotation ring_buffer_shift has unknown "
-                         f"receptor(s) {sorted(bad)}; use {list(RECEPTORS)}")
-    out = {}
-    for r, s in vals.items():
-        if isinstance(s, bool) or not isinstance(s, (int, np.integer)) or not 0 <= s <= MAX_SHIFT:
-            raise ModelError(f"population {pop.name!r}: annotation ring_buffer_shift[{r!r}] must be "
-                             f"an integer 0..{MAX_SHIFT}, got {s!r}")
-        out[r] = int(s)
-    return out
-
-
-def _max_expected_summed_weight(pop: Population) -> list[float] | None:
-    mesw = pop.annotations.get("max_expected_summed_weight")
-    if isinstance(mesw, dict):
-        return [float(mesw.get(r, 0.0)) for r in RECEPTORS]
-    return None if mesw is None else [float(x) for x in mesw]
-
-
-def population_weights(pop: Population, incoming: Sequence[Projection], dt_ms: float
-                       ) -> PopulationWeights:
-    """Shifts per receptor and uint16 weights per projection, by sPyNNaker 7.4.1's host rule.
-
-    The rule is ``spinnaker_weights.max_expected_input`` + ``shift_for`` (what
-    ``spinnaker_weights.spinnaker_weights`` runs), then ``weight_scales`` + ``quantize``; an
-    annotation ``ring_buffer_shift`` replaces the rule's shift for its receptor(s).
-    """
-    bounds = sw.max_expected_input(
-        spynnaker_list_projections(incoming, dt_ms), n_synapse_types=len(RECEPTORS),
-        timestep_ms=dt_ms, spikes_per_second=pop.annotations.get("spikes_per_second"),
-        ring_buffer_sigma=pop.annotations.get("ring_buffer_sigma"),
-        max_expected_summed_weight=_max_expected_summed_weight(pop))
-    override = _shift_override(pop)
-    shifts, source, rule, bmap = {}, {}, {}, {}
+    if net.number_format == "spinnaker":
+        shifts = ring_buffer_shifts_of(pop)
+        out = PopulationWeights(shifts, {r: "annotation" for r in RECEPTORS}, dict(shifts), {})
+        for proj in incoming:
+            out.raw[proj.name] = raw_weights(net, proj)
+        return out
+    dt_ms = net.dt_ms
+    bounds = host.expected_input(pop, incoming, dt_ms,
+                                 spikes_per_second=pop.annotations.get("spikes_per_second"),
+                                 ring_buffer_sigma=pop.annotations.get("ring_buffer_sigma"),
+                                 max_expected_summed_weight=pop.annotations.get("max_expected_summed_weight"))
+    rule = host.rule_shifts(bounds)
+    override = host.annotated_shifts(pop, MAX_SHIFT)
+    shifts = {r: override.get(r, rule[r]) for r in RECEPTORS}
+    source = {r: "annotation" if r in override else "spynnaker_rule" for r in RECEPTORS}
     for r in RECEPTORS:
-        b = bounds[RECEPTOR_INDEX[r]]
-        bmap[r] = b
-        rule[r] = sw.shift_for(b.max_weight)
-        shifts[r] = override.get(r, rule[r])
-        source[r] = "annotation" if r in override else "spynnaker_rule"
         if shifts[r] > MAX_SHIFT:
             raise ModelError(f"population {pop.name!r}: {r} ring-buffer shift {shifts[r]} (expected "
-                             f"input {b.max_weight:g} nA) does not fit a 32-bit s16.15 word")
-    out = PopulationWeights(shifts, source, rule, bmap)
-    scales = dict(zip(RECEPTORS, sw.weight_scales([shifts[r] for r in RECEPTORS])))
+                             f"input {bounds[r].max_weight:g} nA) does not fit a 32-bit s16.15 word")
+    out = PopulationWeights(shifts, source, rule, bounds)
     for proj in incoming:
-        scale = float(scales[proj.receptor])
-        raw = sw.quantize(proj.weight, scale)            # rint(|w| * scale) & 0xFFFF, as the host
-        scaled = np.rint(np.abs(proj.weight) * scale)
+        raw, scaled = host.scaled_weights(proj.weight, shifts[proj.receptor])   # as the host packs it
         n_wrapped = int(np.count_nonzero(scaled > RING_BUFFER_MAX))
         n_zeroed = int(np.count_nonzero((proj.weight != 0) & (scaled == 0)))
         lsb = sw.weight_lsb(shifts[proj.receptor])
@@ -291,7 +248,7 @@ class SpinnakerMode(NumericMode):
         return plan.raw[proj.name].astype(np.int64)
 
     def make_group(self, pop: Population, incoming: list[Projection], net: Network) -> NeuronGroup:
-        plan = population_weights(pop, incoming, net.dt_ms)
+        plan = population_weights(pop, incoming, net)
         self.weights[pop.name] = plan
         for proj in incoming:
             self._projections[proj.name] = proj
@@ -306,4 +263,4 @@ def describe(mode: SpinnakerMode) -> dict[str, Any]:
 
 
 __all__ = ["PopulationWeights", "SpinnakerLIFGroup", "SpinnakerMode", "SpinnakerWeightWarning",
-           "describe", "population_weights", "spynnaker_list_projections"]
+           "describe", "population_weights"]

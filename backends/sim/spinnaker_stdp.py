@@ -207,7 +207,7 @@ class SpinnakerPairSTDP(PairSTDP):
             with warnings.catch_warnings():  # the mode has already warned about these weights
                 warnings.simplefilter("ignore")
                 plan = population_weights(net.populations[proj.post],
-                                          list(net.projections_into(proj.post)), net.dt_ms)
+                                          list(net.projections_into(proj.post)), net)
             shift = plan.shifts[proj.receptor]
             if not np.array_equal(plan.raw[proj.name][syn.order], syn.weight):
                 raise ModelError(f"{owner}: synapse values are not the host's uint16 weights for "

@@ -1,7 +1,7 @@
 """Lower the float CA3 network to Loihi 2 fixed point (loihi2_lif, integer weights, integer STDP).
 
-Everything is done by the compiler's ``quantize_loihi`` pass with its defaults, the same lowering
-``neurocompile compile ca3 --board loihi2-...`` runs:
+Everything is done by the compiler's pipeline with its defaults, exactly what
+``neurocompile compile ca3 --board loihi2-...`` runs (quantize does the lowering):
 
 * the two STDP projections get a weight_exp chosen for w_max (the range learning can reach) and
   an `STDPRule` in mantissa units; the loihi2 mode runs it with `backends/sim/loihi2_stdp.py`;
@@ -20,17 +20,16 @@ from neurocompile.ir.network import Network
 
 def lower_to_loihi2(net: Network, board: Any = "loihi2-oheo-gulch",
                     info: dict[str, Any] | None = None) -> Network:
-    """The CA3 float network as a loihi2 network; `info` receives the pass's diagnostics and quantization record."""
+    """The CA3 float network compiled for a Loihi 2 board (every pass, as `neurocompile compile`
+    runs them); `info` receives the diagnostics and the quantization record."""
     from neurocompile.boards import load_board
-    from neurocompile.passes.pipeline import CompileContext
-    from neurocompile.targets.loihi2.quantize import quantize_loihi
+    from neurocompile.compiler import compile_network
 
     board = load_board(board) if isinstance(board, str) else board
-    ctx = CompileContext(board=board, options={})
-    q = quantize_loihi(net, ctx)
+    compiled = compile_network(net, board, seed=net.seed, target=net.name)
     if info is not None:
-        info.update({"diagnostics": ctx.diagnostics, "quantization": ctx.quantization})
-    return q
+        info.update({"diagnostics": compiled.diagnostics, "quantization": compiled.quantization})
+    return compiled.network
 
 
 __all__ = ["lower_to_loihi2"]

@@ -129,18 +129,15 @@ def readout(net: Network, spikes: dict[str, tuple[np.ndarray, np.ndarray]]) -> n
 
 def simulator_rasters(net: Network, seed: int, steps: int) -> dict[int, np.ndarray]:
     """The input spike trains our simulator's Poisson sources produce for this network and seed:
-    {module: (steps, 784) bool}, drawn exactly as backends/sim/sources.PoissonSource draws them."""
-    from neurocompile.backends.sim.sources import population_rng
+    {module: (steps, 784) bool}, drawn by the IR's own Poisson source (neurocompile.ir.sources)."""
+    from neurocompile.ir.sources import PoissonSource
 
     out = {}
     for k in net.metadata["place_recognition"]["modules"]:
         pop = net.populations[input_pop(k)]
-        p = np.clip(pop.param("rate") * net.dt_ms / 1000.0, 0.0, 1.0)
-        rng = population_rng(seed, pop.name)
-        start, end = pop.param("start"), pop.param("start") + pop.param("duration")
+        source = PoissonSource(pop, net.dt_ms, seed)
         r = np.zeros((steps, pop.size), dtype=bool)
         for t in range(steps):
-            draw = rng.random(pop.size)
-            r[t] = (t >= start) & (t < end) & (draw < p)
+            r[t, source.spikes_at(t)] = True
         out[k] = r
     return out

@@ -73,7 +73,6 @@ Plastic projections are never re-routed through relays: an STDP rule would see t
 """
 from __future__ import annotations
 
-import copy
 import math
 from typing import Any
 
@@ -81,8 +80,10 @@ import numpy as np
 
 from neurocompile.boards.schema import Board, LoihiFormat
 from neurocompile.errors import ModelError, ResourceError
+from neurocompile.ir.clone import clone_network, clone_population, clone_projection
 from neurocompile.ir.network import DELAY_DTYPE, INDEX_DTYPE, Network, Population, Projection
 from neurocompile.passes.pipeline import CompileContext
+from neurocompile.passes.resources import get_n_bits
 
 RELAY_ROLE = "delay_relay"
 RELAY_SEPARATOR = "~relay"
@@ -90,38 +91,6 @@ RELAY_SEPARATOR = "~relay"
 # sPyNNaker 1!7.4.1 delay_extension_vertex.py l.49: DelayExtensionVertex.MAX_SLOTS = 8 (used only
 # to cross-check the board file; the limit itself is read from board.delays.max_steps_extended).
 SPYNNAKER_DELAY_EXTENSION_MAX_SLOTS = 8
-
-
-# ------------------------------------------------------------------------------------------------
-# Network copy (passes return a new network, never mutate their input)
-# ------------------------------------------------------------------------------------------------
-def _copy_value(v: Any) -> Any:
-    return v.copy() if isinstance(v, np.ndarray) else copy.deepcopy(v)
-
-
-def clone_population(pop: Population, **changes: Any) -> Population:
-    fields = dict(name=pop.name, size=pop.size, model=pop.model,
-                  params={k: _copy_value(v) for k, v in pop.params.items()},
-                  record=tuple(pop.record), annotations=copy.deepcopy(pop.annotations))
-    fields.update(changes)
-    return Population(**fields)
-
-
-def clone_projection(proj: Projection, **changes: Any) -> Projection:
-    fields = dict(name=proj.name, pre=proj.pre, post=proj.post, pre_idx=proj.pre_idx.copy(),
-                  post_idx=proj.post_idx.copy(), weight=proj.weight.copy(), delay=proj.delay.copy(),
-                  receptor=proj.receptor, plasticity=proj.plasticity,  # STDPRule is frozen
-                  attrs={k: _copy_value(v) for k, v in proj.attrs.items()})
-    fields.update(changes)
-    return Projection(**fields)
-
-
-def clone_network(net: Network) -> Network:
-    """A deep copy: arrays, parameter dicts and annotations are all new objects."""
-    return Network(name=net.name, dt_ms=net.dt_ms, seed=net.seed,
-                   populations={k: clone_population(p) for k, p in net.populations.items()},
-                   projections={k: clone_projection(p) for k, p in net.projections.items()},
-                   number_format=net.number_format, metadata=copy.deepcopy(net.metadata))
 
 
 # ------------------------------------------------------------------------------------------------
@@ -203,15 +172,6 @@ def legalize_delays(net: Network, ctx: CompileContext) -> Network:
 
 
 # ----- SpiNNaker --------------------------------------------------------------------------------
-def _n_bits(n_values: int) -> int:
-    """pacman/utilities/utility_calls.py get_n_bits (l.141-152)."""
-    if n_values == 0:
-        return 0
-    if n_values == 1:
-        return 1
-    return int(math.ceil(math.log2(n_values)))
-
-
 def _predict_delay_extensions(net: Network, ctx: CompileContext, long_projs: list[Projection]) -> None:
     board = ctx.board
     per_stage = board.delays.max_steps_in_core
@@ -245,7 +205,7 @@ def _predict_delay_extensions(net: Network, ctx: CompileContext, long_projs: lis
             slots = {}
             for post in entry["posts"]:
                 size = min(net.populations[post].size, npc)
-                slots[post] = per_stage * 2 ** (_n_bits(npc) - _n_bits(size))
+                slots[post] = per_stage * 2 ** (get_n_bits(npc) - get_n_bits(size))
             if len(set(slots.values())) > 1:
                 ctx.warn(f"population {pre!r} needs delay extensions towards populations with "
                          f"different in-core delay ranges ({', '.join(f'{p}: {s}' for p, s in slots.items())} "
@@ -370,5 +330,5 @@ def _insert_relays(net: Network, ctx: CompileContext, long_projs: list[Projectio
     return out
 
 
-__all__ = ["RELAY_ROLE", "clone_network", "float_relay_params", "is_relay", "legalize_delays",
+__all__ = ["RELAY_ROLE", "float_relay_params", "is_relay", "legalize_delays",
            "loihi_relay_params", "loihi_relay_weight"]

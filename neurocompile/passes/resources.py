@@ -14,7 +14,6 @@ stored, delay reach) lives in the family's package and is documented there, with
 """
 from __future__ import annotations
 
-import copy
 import math
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,14 +35,7 @@ OPTIONAL_MAPPING_FIELDS = {
 
 
 def mapping_section(board: Board) -> dict[str, Any]:
-    return dict(getattr(board, "mapping", None) or {})
-
-
-def with_mapping(board: Board, mapping: dict[str, Any]) -> Board:
-    """A copy of `board` carrying a `mapping` section (until the schema reads it from YAML)."""
-    b = copy.copy(board)
-    object.__setattr__(b, "mapping", dict(mapping))
-    return b
+    return dict(board.mapping or {})
 
 
 def _need_mapping(board: Board, key: str) -> Any:

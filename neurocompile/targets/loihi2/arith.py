@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import numpy as np
 
+DECAY_UNITY = 4096     # Lava: decays are x * (4096 - d) >> 12 (decay_shift = 12)
 MAX_IR_DELAY = 64  # DelayDense accepts delays 0..63 (PyDelayDenseModelBitAcc.run_spk); IR = +1
 EXCITATORY, INHIBITORY, MIXED = "excitatory", "inhibitory", "mixed"
 

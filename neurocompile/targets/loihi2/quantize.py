@@ -125,20 +125,19 @@ from typing import Any
 
 import numpy as np
 
-from neurocompile.ir.dynamics import psc_propagator
-from neurocompile.targets.loihi2.arith import sign_mode
 from neurocompile.boards.schema import LoihiFormat
 from neurocompile.errors import ModelError, ResourceError
+from neurocompile.ir.clone import clone_network, clone_population, clone_projection
+from neurocompile.ir.dynamics import psc_propagator
 from neurocompile.ir.network import Network, Population, Projection, STDPRule
-from neurocompile.passes.delays import (clone_network, clone_population, clone_projection, is_relay,
-                                        loihi_relay_params, loihi_relay_weight)
+from neurocompile.passes.delays import is_relay, loihi_relay_params, loihi_relay_weight
 from neurocompile.passes.pipeline import CompileContext
+from neurocompile.targets.loihi2.arith import DECAY_UNITY, sign_mode
 from neurocompile.targets.loihi2.refractory import kick_input_units, split_kick, state_need_per_mv
 
 ACT_SHIFT = 6          # Lava: synaptic input a is added to u as a << 6 (act_shift)
 IN_UNIT = 1 << ACT_SHIFT  # state units per input unit
 COARSE_VTH = 64        # warn when the threshold is fewer input units than this
-DECAY_UNITY = 4096     # Lava: decays are x * (4096 - d) >> 12 (decay_shift = 12)
 U_MARGIN = 1.0 - 2.0 ** -8
 V_HEADROOM_BITS = 3    # default: the threshold uses at most 1/8 of v's range (room below rest)
 LAVA_MAX_WEIGHT_BITS = 8  # weightutils.clip_weights(num_bits=8), truncate_weights(max_num_weight_bits=8)

@@ -44,7 +44,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
-DECAY_UNITY = 4096
+from neurocompile.targets.loihi2.arith import DECAY_UNITY
+
 MARGIN = 1.0 + 2.0 ** -7   # covers mantissa rounding of the real inputs against the float bound
 
 

@@ -67,21 +67,15 @@ from typing import Any
 
 import numpy as np
 
-from neurocompile.targets.spinnaker import weights as sw
-from neurocompile.targets.spinnaker.fixed import LifCurrExpParams
 from neurocompile.boards.schema import SpinnakerFormat
 from neurocompile.errors import ModelError, ResourceError
+from neurocompile.ir.clone import clone_network, clone_population, clone_projection
 from neurocompile.ir.network import Network, Population, Projection
-from neurocompile.passes.delays import clone_network, clone_population, clone_projection
 from neurocompile.passes.pipeline import CompileContext
-
-RECEPTORS = ("excitatory", "inhibitory")
-RECEPTOR_INDEX = {"excitatory": sw.EXCITATORY, "inhibitory": sw.INHIBITORY}
-
-
-def weight_lsb(shift: int, weight_bits: int = 16) -> float:
-    """nA per raw unit: 2**(shift - (weight_bits - 1)) (population_vertex.py __get_weight_scale)."""
-    return 2.0 ** (int(shift) - (int(weight_bits) - 1))
+from neurocompile.targets.spinnaker import host
+from neurocompile.targets.spinnaker.fixed import LifCurrExpParams
+from neurocompile.targets.spinnaker.host import RECEPTORS, SHIFT_ANNOTATION
+from neurocompile.targets.spinnaker.weights import weight_lsb
 
 
 def forced_max_expected_summed_weight(shift: int) -> float:
@@ -92,20 +86,20 @@ def forced_max_expected_summed_weight(shift: int) -> float:
 def ring_buffer_shifts_of(pop: Population) -> dict[str, int]:
     """The shifts quantize_spinnaker recorded on a population."""
     try:
-        return {r: int(s) for r, s in pop.annotations["ring_buffer_shift"].items()}
+        return {r: int(s) for r, s in pop.annotations[SHIFT_ANNOTATION].items()}
     except KeyError:
         raise ModelError(f"population {pop.name!r} has no ring_buffer_shift annotation; run "
                          f"quantize_spinnaker first") from None
 
 
-def raw_weights(net: Network, proj: Projection, weight_bits: int = 16) -> np.ndarray:
-    """The uint16 weights of a quantized projection (|w| / LSB, exact)."""
+def raw_weights(net: Network, proj: Projection) -> np.ndarray:
+    """The uint16 weights of a quantized projection (|w| / LSB, exact: the pass stored them so)."""
     shift = ring_buffer_shifts_of(net.populations[proj.post])[proj.receptor]
-    raw = np.abs(proj.weight) / weight_lsb(shift, weight_bits)
-    if np.any(raw != np.rint(raw)) or np.any(raw > 2 ** weight_bits - 1):
+    raw = np.abs(proj.weight) / weight_lsb(shift)
+    if np.any(raw != np.rint(raw)) or np.any(raw > 0xFFFF):
         raise ModelError(f"projection {proj.name!r}: weights are not multiples of the LSB "
-                         f"{weight_lsb(shift, weight_bits):g} nA; was the network quantized for SpiNNaker?")
-    return raw.astype(np.uint16 if weight_bits <= 16 else np.uint32)
+                         f"{weight_lsb(shift):g} nA; was the network quantized for SpiNNaker?")
+    return raw.astype(np.uint16)
 
 
 def _per_pop(ctx: CompileContext, pop: Population, key: str) -> Any:
@@ -122,8 +116,8 @@ def _shift_overrides(net: Network, ctx: CompileContext) -> dict[tuple[str, str],
     out: dict[tuple[str, str], tuple[int, str]] = {}
     raw = dict(ctx.options.get("ring_buffer_shift", {}))
     for pop in net.populations.values():
-        if "ring_buffer_shift" in pop.annotations and pop.name not in raw and not pop.neuron_model.is_source:
-            raw[pop.name] = pop.annotations["ring_buffer_shift"]
+        if SHIFT_ANNOTATION in pop.annotations and pop.name not in raw and not pop.neuron_model.is_source:
+            raw[pop.name] = pop.annotations[SHIFT_ANNOTATION]
 
     def put(pop: str, receptor: str, s: Any, who: str) -> None:
         if not isinstance(s, (int, np.integer)) or isinstance(s, bool) or s < 0:
@@ -175,35 +169,16 @@ def quantize_spinnaker(net: Network, ctx: CompileContext) -> Network:
             raise ModelError(f"population {pop.name!r}: quantize_spinnaker handles lif_curr_exp "
                              f"(IF_curr_exp) only, not {pop.model!r}")
         _check_on_chip_params(pop, net, ctx)
-        incoming = [p for p in net.projections_into(pop.name)]
-        lists = []
-        for proj in incoming:
-            if proj.n_synapses == 0:
-                continue
-            w = proj.weight
-            if proj.plasticity is not None:  # SynapseDynamicsSTDP weight statistics
-                w = np.full(proj.n_synapses, max(float(np.max(np.abs(w))), proj.plasticity.w_max))
-            lists.append(sw.ListProjection(pre=proj.pre_idx, post=proj.post_idx, weights=w,
-                                           delays=proj.delay * net.dt_ms,
-                                           receptor=RECEPTOR_INDEX[proj.receptor], pre_key=proj.pre))
-        mesw = _per_pop(ctx, pop, "max_expected_summed_weight")
-        if isinstance(mesw, dict):
-            mesw = [float(mesw.get(r, 0.0)) for r in RECEPTORS]
-        elif mesw is not None:
-            if np.ndim(mesw) != 1 or len(mesw) != 2:
-                raise ModelError(f"population {pop.name!r}: max_expected_summed_weight must be "
-                                 f"{{receptor: nA}} or [excitatory, inhibitory], got {mesw!r}")
-            mesw = [float(x) for x in mesw]
-        kwargs = dict(n_synapse_types=2, timestep_ms=net.dt_ms,
-                      spikes_per_second=_per_pop(ctx, pop, "spikes_per_second"),
-                      ring_buffer_sigma=_per_pop(ctx, pop, "ring_buffer_sigma"),
-                      max_expected_summed_weight=mesw)
-        bounds = sw.max_expected_input(lists, **kwargs)
+        incoming = list(net.projections_into(pop.name))
+        bounds = host.expected_input(
+            pop, incoming, net.dt_ms, spikes_per_second=_per_pop(ctx, pop, "spikes_per_second"),
+            ring_buffer_sigma=_per_pop(ctx, pop, "ring_buffer_sigma"),
+            max_expected_summed_weight=_per_pop(ctx, pop, "max_expected_summed_weight"))
+        rule = host.rule_shifts(bounds)
         shifts: dict[str, int] = {}
         rec: dict[str, Any] = {}
         for r in RECEPTORS:
-            b = bounds[RECEPTOR_INDEX[r]]
-            auto = sw.shift_for(b.max_weight)
+            b, auto = bounds[r], rule[r]
             s, source = auto, "spynnaker_rule"
             if (pop.name, r) in overrides:
                 s, who = overrides[(pop.name, r)]
@@ -216,10 +191,10 @@ def quantize_spinnaker(net: Network, ctx: CompileContext) -> Network:
             shifts[r] = s
             rec[r] = {"shift": s, "source": source, "spynnaker_shift": auto,
                       "max_expected_input_nA": b.max_weight, "used_statistical_bound": b.used_upper_bound,
-                      "lsb_nA": weight_lsb(s, fmt.weight_bits)}
+                      "lsb_nA": weight_lsb(s)}
         shift_records[pop.name] = rec
         annotations = dict(out.populations[pop.name].annotations)
-        annotations["ring_buffer_shift"] = dict(shifts)
+        annotations[SHIFT_ANNOTATION] = dict(shifts)
         out.populations[pop.name] = clone_population(out.populations[pop.name], annotations=annotations)
         worst = {r: np.zeros(pop.size) for r in RECEPTORS}
         for proj in incoming:
@@ -247,11 +222,10 @@ def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx
                          ) -> tuple[Projection, dict[str, Any], np.ndarray]:
     n = proj.n_synapses
     max_raw = 2 ** fmt.weight_bits - 1
-    scale = float(sw.weight_scales([shift])[0])        # raw units per nA = 2**(15 - shift)
-    lsb = weight_lsb(shift, fmt.weight_bits)
-    scaled = np.rint(np.abs(proj.weight) * scale)
-    sat = scaled > max_raw
-    raw = np.where(sat, max_raw, sw.quantize(proj.weight, scale)).astype(np.int64)
+    lsb = weight_lsb(shift)
+    stored, scaled = host.scaled_weights(proj.weight, shift)
+    sat = scaled > max_raw             # sPyNNaker would wrap these modulo 2**16; we saturate
+    raw = np.where(sat, max_raw, stored).astype(np.int64)
     sign = -1.0 if proj.receptor == "inhibitory" else 1.0
     w_q = sign * raw * lsb
     err = np.abs(w_q - proj.weight)
@@ -268,7 +242,7 @@ def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx
         "n_zeroed": n_zeroed,
         "n_saturated": n_sat,
         "ring_buffer_shift": int(shift),
-        "scale": scale,
+        "scale": 1.0 / lsb,
         "lsb_nA": lsb,
     }
     owner = f"projection {proj.name!r}"

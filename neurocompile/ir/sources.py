@@ -1,6 +1,8 @@
-"""Spike sources: explicit spike arrays and seeded Poisson trains.
+"""What the IR's spike sources emit: explicit spike arrays and seeded Poisson trains.
 
-Sources are shared by every numeric mode: they only decide which neurons spike at each step.
+Part of the IR's meaning, not of one backend: which neurons of a source spike at each step for a
+given seed. The simulator's modes, the models' host-side readouts and the hardware backends
+(which must feed the chip the same spikes) all draw them here, so one seed gives one raster.
 """
 from __future__ import annotations
 
