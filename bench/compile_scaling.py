@@ -86,6 +86,16 @@ def build_network(n: int, seed: int = 1):
     return net
 
 
+def network_bytes(net) -> int:
+    """The network's own size: every array it holds (synapse tables and per-neuron parameters)."""
+    total = 0
+    for pop in net.populations.values():
+        total += sum(v.nbytes for v in pop.params.values() if isinstance(v, np.ndarray))
+    for proj in net.projections.values():
+        total += sum(a.nbytes for a in (proj.pre_idx, proj.post_idx, proj.weight, proj.delay))
+    return total
+
+
 def child(n: int, board_name: str, seed: int) -> dict:
     from neurocompile.boards import load_board as mapped
     from neurocompile.errors import ResourceError
@@ -105,6 +115,7 @@ def child(n: int, board_name: str, seed: int) -> dict:
     net = build_network(n, seed=seed)
     gen_s = time.perf_counter() - t0
     rss_net = rss_mb()
+    net_mb = network_bytes(net) / 2 ** 20
     ctx = CompileContext(board=mapped(board_name), seed=seed)
     rows = []
     error = None
@@ -130,6 +141,7 @@ def child(n: int, board_name: str, seed: int) -> dict:
     return {"neurons": net.n_neurons, "synapses": net.n_synapses, "populations": len(net.populations),
             "projections": len(net.projections), "board": board_name, "warmup_s": round(warm_s, 2),
             "generate_s": round(gen_s, 2), "rss_before_mb": round(rss0), "rss_network_mb": round(rss_net),
+            "network_mb": round(net_mb), "peak_over_network": round((rss_mb() - rss0) / net_mb, 2),
             "passes": rows, "compile_s": round(total, 2), "error": error, "load_avg": os.getloadavg(),
             "summary": {k: s.get(k) for k in ("slices", "cores_used", "cores_lower_bound", "chips_used",
                                               "chips_lower_bound", "inter_chip_spikes_per_s", "average_hops",
@@ -163,6 +175,8 @@ def main() -> None:
         for row in r["passes"]:
             print(f"   {row['pass']:<16} {row['seconds']:>8.2f} s wall {row['cpu_s']:>8.2f} s CPU   "
                   f"peak RSS {row['peak_rss_mb']:>7,} MB (workers {row['worker_peak_rss_mb']:,} MB)")
+        print(f"   network's own size {r['network_mb']:,} MB; peak RSS above the pre-network baseline "
+              f"{r['passes'][-1]['peak_rss_mb'] - r['rss_before_mb']:,} MB = {r['peak_over_network']}x the network")
         print(f"   all passes total {r['compile_s']} s wall; load average during the run "
               f"{', '.join(f'{x:.1f}' for x in r['load_avg'])}")
         if r["error"]:
