@@ -227,8 +227,9 @@ def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx
     sat = scaled > max_raw             # sPyNNaker would wrap these modulo 2**16; we saturate
     raw = np.where(sat, max_raw, stored).astype(np.int64)
     sign = -1.0 if proj.receptor == "inhibitory" else 1.0
-    w_q = sign * raw * lsb
-    err = np.abs(w_q - proj.weight)
+    # raw < 2**16 times a power of two: exact in float32, half the memory of the float64 input
+    w_q = (sign * lsb * raw).astype(np.float32)
+    err = np.abs(w_q.astype(np.float64) - proj.weight)
     nonzero = proj.weight != 0
     n_nonzero = int(np.count_nonzero(nonzero))
     n_zeroed = int(np.count_nonzero(nonzero & (raw == 0)))
