@@ -178,7 +178,9 @@ def _store(obj: Any, path: Path, save: Callable[[Any, BinaryIO], None]) -> bool:
     try:
         with atomic_path(path) as tmp, open(tmp, "wb") as f:
             save(obj, f)
-    except (OSError, NeurocompileError) as e:
+    except Exception as e:  # noqa: BLE001 - not keeping the weights must not lose them
+        if not isinstance(e, (OSError, NeurocompileError)):
+            e = f"{type(e).__name__}: {e}"
         warnings.warn(CacheWarning(f"could not write cache file {path} ({e}); the trained weights "
                                    f"are used but not kept"), stacklevel=3)
         return False
