@@ -46,12 +46,14 @@ def _progress_bar() -> Progress:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None):
+def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None, no_cache: bool = False):
+    from neurocompile import cache
     from neurocompile.boards import load_board
     from neurocompile.targets import load_target, parse_options
 
     board = load_board(board_name)
-    net = load_target(target, parse_options(params), seed=seed)
+    with cache.settings(enabled=False if no_cache else None):
+        net = load_target(target, parse_options(params), seed=seed)
     return net, board
 
 
@@ -69,6 +71,8 @@ OVERWRITE_HELP = ("Replace the output directory even if it holds files neurocomp
                   "directory or an earlier neurocompile output is replaced.")
 SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
 PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+NO_CACHE_HELP = ("Retrain models that train before they build (place_recognition, motion) instead of "
+                 "using their cached weights; the cache is neither read nor written. See docs/models/cache.md.")
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
                "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
 
@@ -167,8 +171,9 @@ def models() -> None:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
 def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...],
-                compiler_options: tuple[str, ...], overwrite: bool) -> None:
+                compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes DIR/network.ncnet (the compiled
@@ -188,7 +193,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
     output = output if output is not None else _default_out("compiled", target, board_name)
     inputs = _input_paths(target, board_name)
     check_output_dir(output, overwrite=overwrite, inputs=inputs)  # fail in a second, not after compiling
-    net, board = _load(target, board_name, params, seed)
+    net, board = _load(target, board_name, params, seed, no_cache)
     with _progress_bar() as bar:
         task = bar.add_task("compiling", total=None)
 
@@ -217,9 +222,10 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
 def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
              output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
-             overwrite: bool) -> None:
+             overwrite: bool, no_cache: bool = False) -> None:
     """Simulate TARGET as the board would run it, locally.
 
     The network is first compiled for the board (so a network that does not fit fails here, as it
@@ -239,7 +245,7 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     inputs = _input_paths(target, board_name)
     if output is not None:
         check_output_dir(output, overwrite=overwrite, inputs=inputs)
-    net, board = _load(target, board_name, params, seed)
+    net, board = _load(target, board_name, params, seed, no_cache)
     runner = get_backend(backend)
     ok, why = runner.available()
     if not ok:
