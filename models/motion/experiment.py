@@ -102,8 +102,8 @@ def trained_layer(sc: Scale, seed: int, delay_mode: str = "heterogeneous",
 def _trained_layer(sc: Scale, seed: int, delay_mode: str, loss: str, l2: float) -> hd.HDSNNLayer:
     from neurocompile.cache import training_progress
 
-    with training_progress(f"training motion ({sc.name} scale, {delay_mode} delays, {loss} loss; "
-                           f"L-BFGS iterations)", sc.max_iter) as progress:
+    what = "" if (delay_mode, loss) == ("heterogeneous", "race") else f" ({delay_mode}, {loss})"
+    with training_progress(f"training motion{what}", sc.max_iter) as progress:   # L-BFGS iterations
         data = train_set(sc, seed)     # shown at 0 while the training movies are generated
         return hd.train_layer(data, geometry(sc, delay_mode), sc.rows_per_movie,
                               l2=l2, loss=loss, max_iter=sc.max_iter, seed=seed,

@@ -45,9 +45,8 @@ def train_or_load(n_places: int = 100, places_per_module: int = 25, seed: int = 
                            libraries=wcache.library_versions("numpy", "numba"))
 
     def train() -> TrainedEnsemble:
-        n_modules = -(-n_places // places_per_module)
-        with wcache.training_progress(f"training place_recognition ({n_modules} modules, "
-                                      f"{cfg.epochs} epochs; cached afterwards)",
+        # steps: the epochs, then the reference and calibration passes
+        with wcache.training_progress("training place_recognition",
                                       cfg.epochs + len(routes.DEFAULT_REFERENCE) + 1) as progress:
             return fit(routes.make_dataset(n_places, seed), cfg, places_per_module, seed,
                        progress=progress).ensemble
