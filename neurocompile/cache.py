@@ -156,9 +156,11 @@ def load_or_train(kind: str, key: str, version: int, train: Callable[[], T],
     files other processes or versions wrote); `save(obj, file)` writes to an open binary file."""
     path = cache_path(kind, key, suffix, directory)
     use = enabled(cache)
-    if use and path.exists():
+    if use:
         try:
             obj = load(path)
+        except (FileNotFoundError, NotADirectoryError):   # no entry (or it went away): a miss
+            pass
         except Exception as e:  # noqa: BLE001 - any unreadable entry is retrained, never a traceback
             warnings.warn(CacheWarning(f"ignoring unreadable cache file {path} ({type(e).__name__}: "
                                        f"{str(e)[:200]}); retraining {kind}"), stacklevel=2)

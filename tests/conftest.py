@@ -11,6 +11,15 @@ from neurocompile.ir.network import Network
 CACHE_ENV = ("NEUROCOMPILE_CACHE_DIR", "XDG_CACHE_HOME", "NEUROCOMPILE_NO_CACHE")
 
 
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """matplotlib, imported while collecting, would create ~/.config/matplotlib: give it a
+    temporary config/cache directory (unless the caller chose one), so tests leave $HOME alone."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and "MPLCONFIGDIR" not in os.environ:
+        os.environ["MPLCONFIGDIR"] = str(factory.getbasetemp() / "mplconfig")
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """The whole session (and every CLI subprocess it starts) caches trained weights, and anything
