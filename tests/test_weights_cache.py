@@ -132,20 +132,24 @@ def test_place_recognition_key_follows_training_options_only(cache_dir):
     assert other.provenance["cache_key"] not in keys.values() and other.n_exc == 20
 
 
+@pytest.fixture(scope="module")
+def good_entry(tmp_path_factory):
+    """(network, entry file name, entry bytes, bytes of another key's entry), trained once."""
+    d = tmp_path_factory.mktemp("good")
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setenv("NEUROCOMPILE_CACHE_DIR", str(d))
+        net, other = _pr(), _pr(epochs=2)
+    name = net.metadata[cache.METADATA_KEY]["file"]
+    return net, name, (d / name).read_bytes(), (d / other.metadata[cache.METADATA_KEY]["file"]).read_bytes()
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "empty", "other_entry"])
-def test_a_damaged_cache_file_is_ignored_with_a_warning_and_retrained(cache_dir, damage):
-    good = _pr()
-    path = cache_dir / good.metadata[cache.METADATA_KEY]["file"]
-    data = path.read_bytes()
-    if damage == "truncate":
-        path.write_bytes(data[: len(data) // 2])
-    elif damage == "garbage":
-        path.write_bytes(b"not a cache file" * 100)
-    elif damage == "empty":
-        path.write_bytes(b"")
-    else:  # a whole, valid file of another key put in this one's place
-        other = _pr(epochs=2)
-        path.write_bytes((cache_dir / other.metadata[cache.METADATA_KEY]["file"]).read_bytes())
+def test_a_damaged_cache_file_is_ignored_with_a_warning_and_retrained(cache_dir, good_entry, damage):
+    good, name, data, other = good_entry
+    path = cache_dir / name
+    cache_dir.mkdir()
+    path.write_bytes({"truncate": data[: len(data) // 2], "garbage": b"not a cache file" * 100,
+                      "empty": b"", "other_entry": other}[damage])   # other: a whole, valid file of another key
     with pytest.warns(cache.CacheWarning, match="unreadable cache file .*retraining"):
         again = _pr()
     assert again.metadata[cache.METADATA_KEY]["source"] == "trained"
