@@ -41,7 +41,8 @@ T = TypeVar("T")
 Progress = Callable[[int, int], None]          # (done, total)
 ProgressFactory = Callable[[str, int], ContextManager[Progress]]
 
-_enabled_override: contextvars.ContextVar[bool | None] = contextvars.ContextVar("neurocompile_cache", default=None)
+_enabled_override: contextvars.ContextVar[bool | None] = contextvars.ContextVar(
+    "neurocompile_cache", default=None)
 _progress_factory: ProgressFactory | None = None
 
 
@@ -123,7 +124,9 @@ def cache_key(kind: str, version: int, **items: Any) -> str:
     return hashlib.sha256(blob.encode()).hexdigest()[:20]
 
 
-def cache_path(kind: str, key: str, suffix: str = ".npz", directory: str | os.PathLike[str] | None = None) -> Path:
+def cache_path(kind: str, key: str, suffix: str = ".npz",
+               directory: str | os.PathLike[str] | None = None) -> Path:
+    """The entry's file: `directory` (a model's own cache_dir option) or :func:`cache_dir`."""
     base = Path(os.path.expanduser(os.fspath(directory))) if directory else cache_dir()
     return base / f"{kind}-{key}{suffix}"
 

@@ -166,7 +166,8 @@ def test_an_unwritable_cache_is_a_warning_not_an_error(tmp_path, monkeypatch):
     monkeypatch.setenv("NEUROCOMPILE_CACHE_DIR", str(blocker / "cache"))   # parent is a file
     with pytest.warns(cache.CacheWarning) as record:
         net = _pr()
-    assert [str(w.message).split(" (")[0] for w in record if w.category is cache.CacheWarning] == [       # one warning, no "unreadable"
+    messages = [str(w.message).split(" (")[0] for w in record if w.category is cache.CacheWarning]
+    assert messages == [                                             # one warning, no "unreadable"
         f"could not write cache file {blocker / 'cache' / net.metadata[cache.METADATA_KEY]['file']}"]
     meta = net.metadata[cache.METADATA_KEY]
     assert meta["source"] == "trained" and not meta["stored"]

@@ -20,7 +20,7 @@ def build(scale: str = "ci", n_movies: int = 36, keep: float = 0.05, size: int =
     Trains the layer off-chip at `scale` ("ci": ~10-30 s; "full": minutes) and prunes it to `keep`
     of its weights (global magnitude), or loads that layer from the trained-weights cache
     (neurocompile/cache.py; cache=False, --no-cache or NEUROCOMPILE_NO_CACHE=1: retrain, neither
-    read nor write it; `net.metadata["trained_weights"]` says which), and returns the spiking network: a
+    read nor write it; `net.metadata["trained_weights"]` says which). Returns the spiking network: a
     `spike_array` source "events" (2 x size x size ON/OFF pixels) replaying `n_movies`
     held-out-image movies (40 steps each) back to back into the `lif_curr_exp` population
     "motion" (36 channels x output positions, channel-major) through per-synapse weights and

@@ -2,9 +2,10 @@
 
 `build(...)` trains the modules on a procedurally generated route (routes.py; nothing is
 downloaded), or loads them from the trained-weights cache (neurocompile/cache.py) when an earlier
-run trained them with the same settings, and returns the inference network as our IR: per module a 784-neuron Poisson source encoding one query image, 400 IF_curr_exp
-excitatory neurons with the learned (fixed) input weights and per-neuron thresholds, and 400
-inhibitory neurons (see deploy.py). The place readout (argmax of per-place mean spike counts) is
+run trained them with the same settings, and returns the inference network as our IR: per module
+a 784-neuron Poisson source encoding one query image, 400 IF_curr_exp excitatory neurons with the
+learned (fixed) input weights and per-neuron thresholds, and 400 inhibitory neurons (see
+deploy.py). The place readout (argmax of per-place mean spike counts) is
 host-side; its tables travel in `net.metadata["place_recognition"]` and
 `deploy.readout(net, result.spikes)` applies them.
 
