@@ -120,8 +120,10 @@ def tuned_baseline(sc: Scale, seed: int, delay_mode: str) -> tuple[hd.HDSNNLayer
     return trained_layer(sc, seed, delay_mode, "race", best), scores
 
 
-def pruned_layer(sc: Scale, seed: int, keep: float, retrain: bool = True) -> hd.HDSNNLayer:
-    layer = trained_layer(sc, seed)
+def pruned_layer(sc: Scale, seed: int, keep: float, retrain: bool = True,
+                 layer: hd.HDSNNLayer | None = None) -> hd.HDSNNLayer:
+    """`layer` (default: the layer trained at this scale) pruned to `keep` of its weights."""
+    layer = trained_layer(sc, seed) if layer is None else layer
     if keep >= 1.0:
         return layer
     data = layer.info["train_data"]
@@ -162,9 +164,10 @@ def deployable_layer(sc: Scale, seed: int, cache: bool | None = None) -> hd.HDSN
     key = deployable_key(sc, seed)
 
     def train() -> hd.HDSNNLayer:
-        if not wcache.enabled(cache):    # retrain: not even this process's earlier training
-            _trained_layer.cache_clear()
-        return pruned_layer(sc, seed, sc.deploy_keep, retrain=sc.deploy_refit)
+        # cache off: a fresh training, not even this process's earlier one (left in place)
+        fresh = None if wcache.enabled(cache) else _trained_layer.__wrapped__(
+            sc, int(seed), "heterogeneous", "race", float(sc.l2))
+        return pruned_layer(sc, seed, sc.deploy_keep, retrain=sc.deploy_refit, layer=fresh)
 
     def load(path: Any) -> hd.HDSNNLayer:
         layer, extra = hd.load_layer(path)
