@@ -46,13 +46,15 @@ def _progress_bar() -> Progress:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None):
+def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None, no_cache: bool = False):
     """The board and the network (seed None: the file's or the model's own default)."""
+    from neurocompile import cache
     from neurocompile.boards import load_board
     from neurocompile.inputs import load_target, parse_options
 
     board = load_board(board_name)
-    net = load_target(target, parse_options(params), seed=seed)
+    with cache.settings(enabled=False if no_cache else None):
+        net = load_target(target, parse_options(params), seed=seed)
     return net, board
 
 
@@ -72,6 +74,8 @@ DEFAULT_BOARD = "spinn-5"
 SEED_HELP = ("Seed for everything random (placement, Poisson sources); recorded in the outputs "
              "[default: the network file's or compiled directory's seed, else 0].")
 PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+NO_CACHE_HELP = ("Retrain models that train before they build (place_recognition, motion) instead of "
+                 "using their cached weights; the cache is neither read nor written. See docs/models/cache.md.")
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
                "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
 
@@ -170,8 +174,9 @@ def models() -> None:
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
 def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | None, params: tuple[str, ...],
-                compiler_options: tuple[str, ...], overwrite: bool) -> None:
+                compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes the compiled network to DIR:
@@ -192,7 +197,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | N
     output = output if output is not None else _default_out("compiled", target, board_name)
     inputs = _input_paths(target, board_name)
     check_output_dir(output, overwrite=overwrite, inputs=inputs)  # fail in a second, not after compiling
-    net, board = _load(target, board_name, params, seed)
+    net, board = _load(target, board_name, params, seed, no_cache)
     with _progress_bar() as bar:
         task = bar.add_task("compiling", total=None)
 
@@ -223,9 +228,10 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | N
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
+@click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
 def simulate(target: str, board_name: str | None, backend: str, mode: str | None, steps: int,
              output: Path | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
-             overwrite: bool) -> None:
+             overwrite: bool, no_cache: bool = False) -> None:
     """Simulate TARGET as the board would run it, locally.
 
     TARGET is a compile output directory (run as compiled: no pass runs again), or a model or
@@ -245,7 +251,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     inputs = _input_paths(target, board_name or "")
     if output is not None:
         check_output_dir(output, overwrite=overwrite, inputs=inputs)
-    compiled = _compiled_for(target, board_name, seed, params, compiler_options, mode)
+    compiled = _compiled_for(target, board_name, seed, params, compiler_options, mode, no_cache)
     runner_backend = get_backend(backend)
     options: dict[str, Any] = {"seed": compiled.seed if seed is None else seed}
     if mode:
@@ -272,7 +278,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
 
 
 def _compiled_for(target: str, board_name: str | None, seed: int | None, params: tuple[str, ...],
-                  compiler_options: tuple[str, ...], mode: str | None) -> Any:
+                  compiler_options: tuple[str, ...], mode: str | None, no_cache: bool = False) -> Any:
     """The CompiledNetwork to run: loaded from a compile output directory, else compiled now."""
     from neurocompile.boards import load_board
     from neurocompile.compiled import is_compiled_dir, load_compiled
@@ -291,7 +297,7 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
                                   f"simulates the unquantized network: give the model or network file instead")
         return compiled
     compile_options = _compile_options(compiler_options)
-    net, board = _load(target, board_name or DEFAULT_BOARD, params, seed)
+    net, board = _load(target, board_name or DEFAULT_BOARD, params, seed, no_cache)
     # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
     if mode == "float":
         compile_options["quantize"] = False

@@ -1,10 +1,41 @@
 """Shared fixtures. Tests run against the installed package (pip install -e .[all])."""
 from __future__ import annotations
 
+import os
+
 import numpy as np
 import pytest
 
 from neurocompile.ir.network import Network
+
+CACHE_ENV = ("NEUROCOMPILE_CACHE_DIR", "XDG_CACHE_HOME", "NEUROCOMPILE_NO_CACHE")
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_configure(config):
+    """matplotlib, imported while collecting, would create ~/.config/matplotlib: give it a
+    temporary config/cache directory (unless the caller chose one), so tests leave $HOME alone."""
+    factory = getattr(config, "_tmp_path_factory", None)
+    if factory is not None and "MPLCONFIGDIR" not in os.environ:
+        os.environ["MPLCONFIGDIR"] = str(factory.getbasetemp() / "mplconfig")
+
+
+@pytest.fixture(scope="session", autouse=True)
+def isolated_cache(tmp_path_factory):
+    """The whole session (and every CLI subprocess it starts) caches trained weights, and anything
+    else that follows XDG_CACHE_HOME, in a temporary directory, never in the user's home; the cache
+    is on, whatever the environment says, so tests see the default behaviour."""
+    root = tmp_path_factory.mktemp("cache")
+    saved = {k: os.environ.get(k) for k in CACHE_ENV}
+    os.environ["XDG_CACHE_HOME"] = str(root / "xdg")
+    os.environ["NEUROCOMPILE_CACHE_DIR"] = str(root / "neurocompile")
+    os.environ.pop("NEUROCOMPILE_NO_CACHE", None)
+    yield root / "neurocompile"
+    for k, v in saved.items():
+        if v is None:
+            os.environ.pop(k, None)
+        else:
+            os.environ[k] = v
 
 
 @pytest.fixture

@@ -13,11 +13,14 @@ from neurocompile.ir.network import Network
 
 
 def build(scale: str = "ci", n_movies: int = 36, keep: float = 0.05, size: int = 32,
-          tau_m: float = 0.1, tau_syn: float = 0.05, cm: float = 1e-4, gain_mV: float = 1.0, seed: int = 0) -> Network:
+          tau_m: float = 0.1, tau_syn: float = 0.05, cm: float = 1e-4, gain_mV: float = 1.0, seed: int = 0,
+          cache: bool | None = None) -> Network:
     """HD-SNN motion detector (36 = 12 directions x 3 speeds) on a 32x32 DVS test stream, delays 1..21.
 
-    Trains the layer off-chip at `scale` ("ci": ~10 s; "full": minutes; cached per process),
-    prunes it to `keep` of its weights (global magnitude), and returns the spiking network: a
+    Trains the layer off-chip at `scale` ("ci": ~10-30 s; "full": minutes) and prunes it to `keep`
+    of its weights (global magnitude), or loads that layer from the trained-weights cache
+    (neurocompile/cache.py; cache=False, --no-cache or NEUROCOMPILE_NO_CACHE=1: retrain, neither
+    read nor write it; `net.metadata["trained_weights"]` says which). Returns the spiking network: a
     `spike_array` source "events" (2 x size x size ON/OFF pixels) replaying `n_movies`
     held-out-image movies (40 steps each) back to back into the `lif_curr_exp` population
     "motion" (36 channels x output positions, channel-major) through per-synapse weights and
@@ -33,7 +36,7 @@ def build(scale: str = "ci", n_movies: int = 36, keep: float = 0.05, size: int =
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
     sc = experiment.get_scale(scale, deploy_keep=float(keep), deploy_size=int(size))
-    layer = experiment.deployable_layer(sc, int(seed))
+    layer = experiment.deployable_layer(sc, int(seed), cache=cache)
     per_class = -(-n_movies // 36)
     test = experiment.test_set(experiment.get_scale(sc, test_per_class=per_class), int(seed), int(size))
     idx = np.arange(n_movies)
@@ -42,6 +45,7 @@ def build(scale: str = "ci", n_movies: int = 36, keep: float = 0.05, size: int =
     analytic = deploy.analytic_counts(layer, test.events[idx])
     net.metadata["motion"]["analytic_decisions"] = [int(v) for v in deploy.decide(analytic)]
     net.metadata["motion"]["scale"] = scale
+    net.metadata["trained_weights"] = dict(layer.info["provenance"])
     return net
 
 

@@ -100,9 +100,14 @@ def trained_layer(sc: Scale, seed: int, delay_mode: str = "heterogeneous",
 
 @functools.lru_cache(maxsize=16)
 def _trained_layer(sc: Scale, seed: int, delay_mode: str, loss: str, l2: float) -> hd.HDSNNLayer:
-    return hd.train_layer(train_set(sc, seed), geometry(sc, delay_mode), sc.rows_per_movie,
-                          l2=l2, loss=loss, max_iter=sc.max_iter, seed=seed,
-                          temperature=sc.temperature)
+    from neurocompile.cache import training_progress
+
+    what = "" if (delay_mode, loss) == ("heterogeneous", "race") else f" ({delay_mode}, {loss})"
+    with training_progress(f"training motion{what}", sc.max_iter) as progress:   # L-BFGS iterations
+        data = train_set(sc, seed)     # shown at 0 while the training movies are generated
+        return hd.train_layer(data, geometry(sc, delay_mode), sc.rows_per_movie,
+                              l2=l2, loss=loss, max_iter=sc.max_iter, seed=seed,
+                              temperature=sc.temperature, progress=progress)
 
 
 def tuned_baseline(sc: Scale, seed: int, delay_mode: str) -> tuple[hd.HDSNNLayer, dict[float, float]]:
@@ -115,8 +120,10 @@ def tuned_baseline(sc: Scale, seed: int, delay_mode: str) -> tuple[hd.HDSNNLayer
     return trained_layer(sc, seed, delay_mode, "race", best), scores
 
 
-def pruned_layer(sc: Scale, seed: int, keep: float, retrain: bool = True) -> hd.HDSNNLayer:
-    layer = trained_layer(sc, seed)
+def pruned_layer(sc: Scale, seed: int, keep: float, retrain: bool = True,
+                 layer: hd.HDSNNLayer | None = None) -> hd.HDSNNLayer:
+    """`layer` (default: the layer trained at this scale) pruned to `keep` of its weights."""
+    layer = trained_layer(sc, seed) if layer is None else layer
     if keep >= 1.0:
         return layer
     data = layer.info["train_data"]
@@ -124,10 +131,55 @@ def pruned_layer(sc: Scale, seed: int, keep: float, retrain: bool = True) -> hd.
                         retrain_iter=sc.retrain_iter)
 
 
-@functools.lru_cache(maxsize=8)
-def deployable_layer(sc: Scale, seed: int) -> hd.HDSNNLayer:
-    """The reduced configuration's layer: pruned to `deploy_keep` (threshold recalibrated)."""
-    return pruned_layer(sc, seed, sc.deploy_keep, retrain=sc.deploy_refit)
+# Bump when the event generator, training, pruning or the saved layer format changes: cached
+# deployable layers (neurocompile/cache.py) trained by older code are then never read.
+WEIGHTS_VERSION = 1
+# Scale fields that do not change the deployable layer (evaluation, reporting, deployed input
+# size: the kernel is convolutional). Every other field, present or future, is part of the key.
+_NOT_TRAINING = frozenset({"name", "test_per_class", "eval_size", "deploy_size", "deploy_movies",
+                           "prune_keeps", "retrain_curve", "baselines", "paper_loss",
+                           "extra_stimuli", "baseline_l2_grid", "val_per_class"})
+
+
+def deployable_key(sc: Scale, seed: int) -> str:
+    """Cache key of the deployable layer: every option it depends on (see `_NOT_TRAINING`)."""
+    from neurocompile.cache import cache_key, library_versions
+
+    items = {k: v for k, v in asdict(sc).items() if k not in _NOT_TRAINING}
+    if not sc.deploy_refit:
+        items.pop("retrain_iter")
+    return cache_key("motion", WEIGHTS_VERSION, scale=items, seed=int(seed), train_mix=TRAIN_MIX,
+                     train_images=list(ev.TRAIN_IMAGES), speeds=list(ev.SPEEDS),
+                     n_directions=ev.N_DIRECTIONS, zooms=list(ev.ZOOMS),
+                     libraries=library_versions("numpy", "scipy", "scikit-image"))
+
+
+def deployable_layer(sc: Scale, seed: int, cache: bool | None = None) -> hd.HDSNNLayer:
+    """The reduced configuration's layer: pruned to `deploy_keep` (threshold recalibrated).
+
+    Kept in neurocompile's trained-weights cache (see neurocompile/cache.py; cache=False: trained
+    afresh, the cache neither read nor written). ``layer.info["provenance"]`` says which."""
+    from neurocompile import cache as wcache
+
+    key = deployable_key(sc, seed)
+
+    def train() -> hd.HDSNNLayer:
+        # cache off: a fresh training, not even this process's earlier one (left in place)
+        fresh = None if wcache.enabled(cache) else _trained_layer.__wrapped__(
+            sc, int(seed), "heterogeneous", "race", float(sc.l2))
+        return pruned_layer(sc, seed, sc.deploy_keep, retrain=sc.deploy_refit, layer=fresh)
+
+    def load(path: Any) -> hd.HDSNNLayer:
+        layer, extra = hd.load_layer(path)
+        if extra.get("cache_key") != key:
+            raise ValueError(f"written for key {extra.get('cache_key')!r}, expected {key!r}")
+        return layer
+
+    layer, prov = wcache.load_or_train("motion", key, WEIGHTS_VERSION, train, load,
+                                       lambda lay, f: hd.save_layer(lay, f, {"cache_key": key}),
+                                       cache=cache)
+    layer.info["provenance"] = prov.as_metadata()
+    return layer
 
 
 @dataclass

@@ -57,7 +57,7 @@ pruning over all channels) and recalibrates theta; optionally refits the survivi
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
@@ -185,6 +185,40 @@ class HDSNNLayer:
         return out
 
 
+LAYER_FORMAT = 1   # the .npz layout of save_layer / load_layer
+
+
+def save_layer(layer: HDSNNLayer, f: BinaryIO, extra: dict[str, Any] | None = None) -> None:
+    """Write a layer as .npz (no pickles): weights, bias, theta, geometry, JSON-able `info` entries
+    (the training rows in ``info["train_data"]`` are not saved) and `extra` metadata."""
+    import json
+
+    info = {k: v for k, v in layer.info.items() if k != "train_data"}
+    meta = {"format": LAYER_FORMAT, "geom": {"kernel": layer.geom.kernel, "stride": layer.geom.stride,
+                                             "n_delays": layer.geom.n_delays,
+                                             "delay_mode": layer.geom.delay_mode},
+            "theta": float(layer.theta), "info": info, "extra": extra or {}}
+    np.savez(f, weights=layer.weights, bias=layer.bias, meta=np.array(json.dumps(meta)))
+
+
+def load_layer(path: Any) -> tuple[HDSNNLayer, dict[str, Any]]:
+    """(layer, extra) from a `save_layer` file; raises ValueError when it is not a consistent one."""
+    import json
+
+    with np.load(path, allow_pickle=False) as z:
+        meta = json.loads(str(z["meta"]))
+        if meta.get("format") != LAYER_FORMAT:
+            raise ValueError(f"layer format {meta.get('format')!r}, expected {LAYER_FORMAT}")
+        geom = LayerGeometry(**meta["geom"])
+        weights, bias = z["weights"], z["bias"]
+    want = (N_CLASSES, len(geom.delays), 2, geom.kernel, geom.kernel)
+    if weights.shape != want or bias.shape != (N_CLASSES,):
+        raise ValueError(f"weights {weights.shape} / bias {bias.shape}, expected {want} / ({N_CLASSES},)")
+    if not (np.all(np.isfinite(weights)) and np.all(np.isfinite(bias)) and np.isfinite(meta["theta"])):
+        raise ValueError("non-finite weights, bias or theta")
+    return HDSNNLayer(geom, weights, bias, float(meta["theta"]), dict(meta["info"])), meta["extra"]
+
+
 def magnitude_mask(weights: np.ndarray, keep: float) -> np.ndarray:
     """Boolean mask of the round(keep * size) largest |w| (ties broken by index, deterministic)."""
     if not 0.0 < keep <= 1.0:
@@ -280,7 +314,8 @@ def fit_layer(data: TrainData, n_classes: int, loss: str = "race", l2: float = 1
               max_iter: int = 200, mask: np.ndarray | None = None, w0: np.ndarray | None = None,
               b0: np.ndarray | None = None, project: Any = None, seed: int = 0,
               b_init: float = -4.0, init_scale: float = 0.05,
-              temperature: float = 3.0) -> tuple[np.ndarray, np.ndarray]:
+              temperature: float = 3.0,
+              progress: Callable[[int, int], None] | None = None) -> tuple[np.ndarray, np.ndarray]:
     """Fit W (C, F), b (C,) by L-BFGS on one of three losses (all + l2/2 |W|^2):
 
     * ``race`` (default): the pooled readout itself. Each row r of movie m gives every channel a
@@ -298,6 +333,7 @@ def fit_layer(data: TrainData, n_classes: int, loss: str = "race", l2: float = 1
 
     `mask` freezes pruned weights at 0. `project(w, b) -> (w, b)`: a linear projection applied to
     the start and every gradient so the iterates stay in its subspace (grid-symmetry sharing).
+    `progress(iteration, max_iter)` is called after every L-BFGS iteration (and once at the end).
     """
     if loss not in LOSSES:
         raise ValueError(f"loss must be one of {LOSSES}, got {loss!r}")
@@ -378,22 +414,33 @@ def fit_layer(data: TrainData, n_classes: int, loss: str = "race", l2: float = 1
     if m is not None:
         w_start = w_start * m
     theta0 = np.concatenate([w_start.ravel(), b_start])
+    done = [0]
+
+    def step(_xk: np.ndarray) -> None:
+        done[0] += 1
+        progress(min(done[0], max_iter), max_iter)
+
     res = minimize(objective, theta0, jac=True, method="L-BFGS-B",
-                   options={"maxiter": max_iter, "maxcor": 20})
+                   options={"maxiter": max_iter, "maxcor": 20},
+                   callback=step if progress is not None else None)
+    if progress is not None:
+        progress(max_iter, max_iter)
     w, b = unpack(res.x)
     return w, b
 
 
 def train_layer(train: EventDataset, geom: LayerGeometry = LayerGeometry(), rows_per_movie: int = 64,
                 l2: float = 1e-2, loss: str = "race", max_iter: int = 200, seed: int = 0,
-                calibrate: bool = True, symmetric: bool = True, **fit_options: Any) -> HDSNNLayer:
-    """Fit W, b on `train` (see module docstring), then calibrate theta on the same movies."""
+                calibrate: bool = True, symmetric: bool = True,
+                progress: Callable[[int, int], None] | None = None, **fit_options: Any) -> HDSNNLayer:
+    """Fit W, b on `train` (see module docstring), then calibrate theta on the same movies.
+    `progress(iteration, max_iter)`: see :func:`fit_layer`."""
     data = sample_rows(train, geom, rows_per_movie, seed)
     k = geom.kernel
     kshape = (len(geom.delays), 2, k, k)
     project = (lambda w, b: symmetrize(w, b, kshape)) if symmetric else None
     w, b = fit_layer(data, N_CLASSES, loss=loss, l2=l2, max_iter=max_iter, project=project,
-                     seed=seed, **fit_options)
+                     seed=seed, progress=progress, **fit_options)
     layer = HDSNNLayer(geom, w.reshape((N_CLASSES,) + kshape), b, 0.0,
                        {"l2": l2, "loss": loss, "rows": int(data.x.shape[0]),
                         "symmetric": symmetric, **fit_options})

@@ -41,19 +41,18 @@ The predicted place is the global argmax of the scores over all modules.
 """
 from __future__ import annotations
 
-import hashlib
 import json
 import math
 import os
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO, Callable
 
 import numba
 import numpy as np
 
 N_INPUT = 784
-STATE_VERSION = 1   # bump when training changes, invalidates caches
+STATE_VERSION = 1   # bump when training or the saved format changes: invalidates cached ensembles
 
 
 @dataclass(frozen=True)
@@ -387,6 +386,7 @@ class TrainedEnsemble:
     calibration: dict[str, Any] = field(default_factory=dict)
     n_places: int = 0
     train_spikes: np.ndarray | None = None   # (M, n_pres) exc spikes per training presentation
+    provenance: dict[str, Any] = field(default_factory=dict)   # trained or cached (not saved)
 
     @property
     def n_modules(self) -> int:
@@ -413,31 +413,51 @@ class TrainedEnsemble:
         return keep
 
     # ----- persistence ---------------------------------------------------------------------------
-    def save(self, path: str | os.PathLike[str]) -> None:
-        path = Path(path)
-        path.parent.mkdir(parents=True, exist_ok=True)
-        tmp = path.with_suffix(".tmp.npz")
+    def save(self, path: str | os.PathLike[str] | BinaryIO, cache_key: str = "") -> None:
+        """Write the ensemble as .npz (no pickles) to a path (atomically) or an open binary file."""
+        if not hasattr(path, "write"):
+            from neurocompile.outdir import atomic_path
+
+            with atomic_path(path) as tmp, open(tmp, "wb") as f:
+                self.save(f, cache_key)
+            return
         meta = {"cfg": asdict(self.cfg), "hyperactive_threshold": self.hyperactive_threshold,
                 "calibration": self.calibration, "n_places": self.n_places,
-                "state_version": STATE_VERSION}
-        np.savez(tmp, W=self.W, theta=self.theta,
+                "state_version": STATE_VERSION, "cache_key": cache_key}
+        np.savez(path, W=self.W, theta=self.theta,
                  assignments=self.assignments if self.assignments is not None else np.zeros(0),
                  ref_count=self.ref_count if self.ref_count is not None else np.zeros(0),
                  module_places=np.concatenate(self.module_places),
                  module_sizes=np.array([len(p) for p in self.module_places]),
                  meta=np.array(json.dumps(meta)))
-        os.replace(tmp, path)
 
     @classmethod
-    def load(cls, path: str | os.PathLike[str]) -> "TrainedEnsemble":
+    def load(cls, path: str | os.PathLike[str], cache_key: str | None = None) -> "TrainedEnsemble":
+        """Read a saved ensemble; raises ValueError when it is not one this code wrote for
+        `cache_key` (when given) or its arrays do not fit together."""
         with np.load(path, allow_pickle=False) as z:
             meta = json.loads(str(z["meta"]))
+            if meta.get("state_version") != STATE_VERSION:
+                raise ValueError(f"state version {meta.get('state_version')!r}, expected {STATE_VERSION}")
+            if cache_key is not None and meta.get("cache_key") != cache_key:
+                raise ValueError(f"written for key {meta.get('cache_key')!r}, expected {cache_key!r}")
             sizes = z["module_sizes"]
             places = np.split(z["module_places"], np.cumsum(sizes)[:-1])
             ens = cls(SNNConfig(**meta["cfg"]), [p.astype(int) for p in places], z["W"], z["theta"],
                       z["assignments"] if z["assignments"].size else None,
                       z["ref_count"] if z["ref_count"].size else None,
                       meta["hyperactive_threshold"], meta["calibration"], meta["n_places"])
+        M, n = len(ens.module_places), ens.cfg.n_exc
+        shapes = [(ens.W.shape, (M, N_INPUT, n)), (ens.theta.shape, (M, n))]
+        if ens.assignments is not None:
+            shapes.append((ens.assignments.shape, (M, n)))
+        if ens.ref_count is not None:
+            shapes.append((ens.ref_count.shape, (M, n)))
+        for got, want in shapes:
+            if tuple(got) != want:
+                raise ValueError(f"array of shape {tuple(got)}, expected {want}")
+        if not (np.all(np.isfinite(ens.W)) and np.all(np.isfinite(ens.theta))):
+            raise ValueError("non-finite weights or thresholds")
         return ens
 
 
@@ -450,10 +470,11 @@ def split_modules(n_places: int, places_per_module: int) -> list[np.ndarray]:
 
 
 def train_modules(reference: list[np.ndarray], module_places: list[np.ndarray], cfg: SNNConfig,
-                  seed: int = 0) -> TrainedEnsemble:
+                  seed: int = 0, progress: Callable[[int, int], None] | None = None) -> TrainedEnsemble:
     """Train every module on its places' images from all reference traverses (STDP, off-chip).
 
-    reference: one (n_places, 28, 28) uint8 array per reference traverse.
+    reference: one (n_places, 28, 28) uint8 array per reference traverse. progress(done, total)
+    is called after every epoch.
     """
     M, n = len(module_places), cfg.n_exc
     n_ref = len(reference)
@@ -475,7 +496,16 @@ def train_modules(reference: list[np.ndarray], module_places: list[np.ndarray], 
     counts = np.zeros(order.shape, np.int64)
     c = kernel_constants(cfg)
     vth = np.full(n, cfg.v_thresh_e)
-    _train_kernel(W, theta, vth, probs, order, seeds, cfg.steps, c, counts)
+    # One kernel call per epoch's worth of presentations (W and theta carry over, the state of a
+    # presentation does not), so progress can be reported: the same result as one call.
+    for e in range(cfg.epochs):
+        cols = slice(e * max_img, (e + 1) * max_img)
+        chunk = np.zeros((M, max_img), np.int64)
+        _train_kernel(W, theta, vth, probs, np.ascontiguousarray(order[:, cols]),
+                      np.ascontiguousarray(seeds[:, cols]), cfg.steps, c, chunk)
+        counts[:, cols] = chunk
+        if progress is not None:
+            progress(e + 1, cfg.epochs)
     # Final normalisation, so the deployed weights are the ones the last presentation used.
     W *= cfg.weight_sum / np.maximum(W.sum(axis=1, keepdims=True), 1e-12)
     return TrainedEnsemble(cfg, [np.asarray(p) for p in module_places], W, theta,
@@ -561,11 +591,6 @@ def calibrate_hyperactive(ens: TrainedEnsemble, cal_counts: np.ndarray, true_pla
     return best
 
 
-def cache_key(**items: Any) -> str:
-    blob = json.dumps({"v": STATE_VERSION, **items}, sort_keys=True, default=str)
-    return hashlib.sha256(blob.encode()).hexdigest()[:16]
-
-
 # Poisson streams of the inference runs (infer's `stream` argument).
 STREAM_REFERENCE, STREAM_CALIBRATION, STREAM_QUERY = 1, 2, 3
 
@@ -578,19 +603,31 @@ class FitResult:
     timings: dict[str, float]
 
 
-def fit(dataset: Any, cfg: SNNConfig, places_per_module: int = 25, seed: int = 0) -> FitResult:
+def fit(dataset: Any, cfg: SNNConfig, places_per_module: int = 25, seed: int = 0,
+        progress: Callable[[int, int], None] | None = None) -> FitResult:
     """The paper's pipeline on a routes.Dataset: train every module (STDP) on the reference
     traverses, record every module's responses to every reference image, assign neurons, measure
-    hyperactivity, choose the hyperactive-neuron threshold on the calibration traverse."""
+    hyperactivity, choose the hyperactive-neuron threshold on the calibration traverse.
+
+    progress(done, total): after every training epoch and every inference pass (the calibration
+    passes count as steps after the epochs)."""
     import time
 
     t0 = time.perf_counter()
     refs = [r.images for r in dataset.reference]
-    ens = train_modules(refs, split_modules(dataset.n_places, places_per_module), cfg, seed)
+    total = cfg.epochs + len(refs) + 1
+    report = (lambda done, _n: progress(done, total)) if progress is not None else None
+    ens = train_modules(refs, split_modules(dataset.n_places, places_per_module), cfg, seed, report)
     t1 = time.perf_counter()
-    ref_counts = [infer(ens, r, seed=seed, stream=STREAM_REFERENCE * 100 + i) for i, r in enumerate(refs)]
+    ref_counts = []
+    for i, r in enumerate(refs):
+        ref_counts.append(infer(ens, r, seed=seed, stream=STREAM_REFERENCE * 100 + i))
+        if progress is not None:
+            progress(cfg.epochs + i + 1, total)
     assign_neurons(ens, ref_counts)
     cal_counts = infer(ens, dataset.calibration.images, seed=seed, stream=STREAM_CALIBRATION)
+    if progress is not None:
+        progress(total, total)
     calibrate_hyperactive(ens, cal_counts, np.arange(dataset.n_places))
     t2 = time.perf_counter()
     return FitResult(ens, ref_counts, cal_counts, {"train": t1 - t0, "calibrate": t2 - t1})

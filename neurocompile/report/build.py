@@ -46,6 +46,8 @@ def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[st
         "target": target or net.name,
         "seed": ctx.seed,
         "network": net.summary(),
+        # where a model's trained weights came from (neurocompile/cache.py), when it trains
+        "trained_weights": net.metadata.get("trained_weights"),
         "board": ctx.board.summary() | {"file": os.path.basename(ctx.board.source_file)},
         "passes": ctx.timings,
         "diagnostics": [d.to_dict() for d in ctx.diagnostics],
