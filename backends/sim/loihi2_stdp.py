@@ -38,6 +38,7 @@ import numpy as np
 from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.backends.sim.stdp import MAX_POST_EVENTS, PairSTDP, implements
 from neurocompile.backends.sim.stdp_walk import Arithmetic, walk_kernels
+from neurocompile.backends.sim.stdp_walk import hook as _hook
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection, STDPRule
 
@@ -55,54 +56,56 @@ def decay_lut(dt_ms: float, tau_ms: float, frac_bits: int = TRACE_FRAC_BITS) -> 
 
 
 # ------------------------------------------------------------------------------------------------
-# Integer arithmetic; the control flow is stdp_walk.py's. p = (lut_plus, lut_minus, frac, a_plus,
-# a_minus, w_min, w_max, grid_shift, 3 frac, 2**(3 frac - 1)), a_plus/a_minus fixed point.
+# Integer arithmetic; the control flow is stdp_walk.py's. Decays: LUTs; c = (frac, a_plus, a_minus,
+# w_min, w_max, grid_shift, 3 frac, 2**(3 frac - 1)), a_plus/a_minus in fixed point.
 # ------------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
 def _lut(lut, k):  # pragma: no cover - compiled
-    return lut[k] if 0 <= k < lut.shape[0] else 0
+    """lut[k], 0 outside the table (k < 0 included: one unsigned compare, which keeps the
+    walk's inner loop free of reference counting, see stdp_walk.Arithmetic)."""
+    return lut[k] if np.uint64(k) < np.uint64(lut.shape[0]) else 0
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_trace_spike(trace, dt, lut, p):  # pragma: no cover - compiled
-    """Decay by lut[dt] (rounded to nearest), add one spike (2**F)."""
-    frac = p[2]
+@_hook
+def _int_trace_spike(trace, f, c):  # pragma: no cover - compiled
+    """Decay by f = lut[dt] (rounded to nearest), add one spike (2**F)."""
+    frac = c[0]
     one = np.int64(1) << frac
-    return ((trace * _lut(lut, dt) + (one >> 1)) >> frac) + one
+    return ((trace * f + (one >> 1)) >> frac) + one
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_load(w, p):  # pragma: no cover - compiled
+@_hook
+def _int_load(w, c):  # pragma: no cover - compiled
     return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_potentiate(w, dt_pot, last_tr, p):  # pragma: no cover - compiled
+@_hook
+def _int_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
     if dt_pot != 0:
-        inc = (p[3] * last_tr * _lut(p[0], dt_pot) + p[9]) >> p[8] if dt_pot > 0 else 0
-        w = min(w + inc, p[6])
+        inc = (c[1] * last_tr * f + c[7]) >> c[6] if dt_pot > 0 else 0
+        w = min(w + inc, c[4])
     return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_depress(w, dt_dep, trace, p):  # pragma: no cover - compiled
-    dec = (p[4] * trace * _lut(p[1], dt_dep) + p[9]) >> p[8] if dt_dep >= 0 else 0
-    return max(w - dec, p[5])
+@_hook
+def _int_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
+    dec = (c[2] * trace * f + c[7]) >> c[6] if dt_dep >= 0 else 0
+    return max(w - dec, c[3])
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_store(w, p):  # pragma: no cover - compiled
+@_hook
+def _int_store(w, c):  # pragma: no cover - compiled
     """Floor onto the projection's weight grid (multiples of 2**grid_shift)."""
-    return (w >> p[7]) << p[7]
+    return (w >> c[5]) << c[5]
 
 
-@numba.njit(cache=True, nogil=True)
+@_hook
 def _int_signed(sign, w):  # pragma: no cover - compiled
     return sign * w
 
 
 # refloor_untouched: the pending read-out floors every synapse onto the grid, as it always has.
-INT_ARITHMETIC = Arithmetic("loihi2", _int_trace_spike, _int_load, _int_potentiate, _int_depress,
+INT_ARITHMETIC = Arithmetic("loihi2", _lut, _int_trace_spike, _int_load, _int_potentiate, _int_depress,
                             _int_store, _int_signed, refloor_untouched=True)
 
 
@@ -145,10 +148,9 @@ class Loihi2PairSTDP(PairSTDP):
         self.mag = self.state = mag
         self.isign = self.emit_sign = self.sign.astype(np.int64)
         shift = 3 * self.frac_bits
-        self.params = (self.lut_plus, self.lut_minus, np.int64(self.frac_bits),
-                       np.int64(self.a_plus_fp), np.int64(self.a_minus_fp), np.int64(self.w_min),
-                       np.int64(self.w_max), np.int64(self.grid_shift), np.int64(shift),
-                       np.int64(1) << (shift - 1))
+        consts = (self.frac_bits, self.a_plus_fp, self.a_minus_fp, self.w_min, self.w_max,
+                  self.grid_shift, shift, 1 << (shift - 1))
+        self.params = (self.lut_plus, self.lut_minus, tuple(np.int64(v) for v in consts))
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Signed integer mantissas in projection order (see FloatPairSTDP.weights)."""

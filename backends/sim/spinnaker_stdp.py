@@ -49,6 +49,7 @@ from neurocompile.arith.spinnaker_fixed import encode_s1615, host_timestep_ms
 from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.backends.sim.stdp import MAX_POST_EVENTS, PairSTDP, implements
 from neurocompile.backends.sim.stdp_walk import Arithmetic, walk_kernels
+from neurocompile.backends.sim.stdp_walk import hook as _hook
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection, STDPRule
 
@@ -84,8 +85,9 @@ def _i16(x):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _decay(lut, dt):  # pragma: no cover - compiled
-    """maths_lut_exponential_decay: dt is uint32, so a negative difference is out of range."""
-    return lut[dt] if 0 <= dt < lut.shape[0] else 0
+    """maths_lut_exponential_decay: dt is uint32, so a negative difference is out of range
+    (compared unsigned here too: one branch keeps the walk free of reference counting)."""
+    return lut[dt] if np.uint64(dt) < np.uint64(lut.shape[0]) else 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -101,46 +103,46 @@ def _mul_accum_fixed(a, x):  # pragma: no cover - compiled
 
 
 # ------------------------------------------------------------------------------------------------
-# The arithmetic the row walk (stdp_walk.py) runs with. p = (lut_plus, lut_minus, A+_k, A-_k,
-# w_min_k, w_max_k, shift): S1615 constants, uint16 words held as int64.
+# The arithmetic the row walk (stdp_walk.py) runs with. Decays: LUTs; c = (A+_k, A-_k, w_min_k,
+# w_max_k, shift): S1615 constants, uint16 words held as int64.
 # ------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def _spin_trace_spike(trace, dt, lut, p):  # pragma: no cover - compiled
+@_hook
+def _spin_trace_spike(trace, f, c):  # pragma: no cover - compiled
     """timing_add_{pre,post}_spike: (int16)(MUL16(trace, lut[dt]) + 2048)."""
-    return _i16(_mul16(trace, _decay(lut, dt)) + STDP_FIXED_POINT_ONE)
+    return _i16(_mul16(trace, f) + STDP_FIXED_POINT_ONE)
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_load(raw, p):  # pragma: no cover - compiled
+@_hook
+def _spin_load(raw, c):  # pragma: no cover - compiled
     """weight_get_initial: kbits(weight << weight_shift)."""
-    return _w32(raw << p[6])
+    return _w32(raw << c[4])
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_potentiate(w, dt_pot, last_tr, p):  # pragma: no cover - compiled
+@_hook
+def _spin_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
     # timing_apply_post_spike: `if (time_since_last_pre > 0)` on a uint32 = Δ != 0
     if dt_pot != 0:
-        decayed = _mul16(last_tr, _decay(p[0], dt_pot))
-        w = _w32(w + _mul_accum_fixed(p[2], decayed))
-        w = min(w, p[5])
+        decayed = _mul16(last_tr, f)
+        w = _w32(w + _mul_accum_fixed(c[0], decayed))
+        w = min(w, c[3])
     return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_depress(w, dt_dep, trace, p):  # pragma: no cover - compiled
+@_hook
+def _spin_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
     # timing_apply_pre_spike (no > 0 test; a negative Δ reads 0 from the LUT)
-    decayed = _mul16(trace, _decay(p[1], dt_dep))
-    w = _w32(w - _mul_accum_fixed(p[3], decayed))
-    return max(w, p[4])
+    decayed = _mul16(trace, f)
+    w = _w32(w - _mul_accum_fixed(c[1], decayed))
+    return max(w, c[2])
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_store(w, p):  # pragma: no cover - compiled
+@_hook
+def _spin_store(w, c):  # pragma: no cover - compiled
     """weight_get_final: (weight_t)(bitsk(w) >> weight_shift)."""
-    return (w >> p[6]) & 0xFFFF
+    return (w >> c[4]) & 0xFFFF
 
 
-@numba.njit(cache=True, nogil=True)
+@_hook
 def _spin_emit(sign, raw):  # pragma: no cover - compiled
     """Propagation sends the unsigned word; the receptor carries the sign."""
     return raw
@@ -148,7 +150,7 @@ def _spin_emit(sign, raw):  # pragma: no cover - compiled
 
 # refloor_untouched=False: load/store is not the identity for every shift (raw << shift wraps
 # at 32 bits), so the pending read-out leaves synapses without post spikes as stored.
-SPINNAKER_ARITHMETIC = Arithmetic("spinnaker", _spin_trace_spike, _spin_load, _spin_potentiate,
+SPINNAKER_ARITHMETIC = Arithmetic("spinnaker", _decay, _spin_trace_spike, _spin_load, _spin_potentiate,
                                   _spin_depress, _spin_store, _spin_emit, refloor_untouched=False)
 
 
@@ -206,9 +208,8 @@ class SpinnakerPairSTDP(PairSTDP):
         self.a_minus_k = _encode(owner, "a_minus", r.a_minus)
         self.raw = self.state = syn.weight.astype(np.int64) & 0xFFFF
         self.isign = self.emit_sign = self.sign.astype(np.int64)
-        self.params = (self.lut_plus, self.lut_minus, np.int64(self.a_plus_k),
-                       np.int64(self.a_minus_k), np.int64(self.w_min_k), np.int64(self.w_max_k),
-                       np.int64(self.shift))
+        consts = (self.a_plus_k, self.a_minus_k, self.w_min_k, self.w_max_k, self.shift)
+        self.params = (self.lut_plus, self.lut_minus, tuple(np.int64(v) for v in consts))
 
     @property
     def lsb_nA(self) -> float:

@@ -40,7 +40,9 @@ import numpy as np
 
 from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.backends.sim.stdp_walk import (Arithmetic, WalkKernels,  # noqa: F401
-                                                 _post_window, _push_post_event, walk_kernels)
+                                                 _post_window, _push_post_event)
+from neurocompile.backends.sim.stdp_walk import hook as _hook
+from neurocompile.backends.sim.stdp_walk import walk_kernels
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection, STDPRule
 
@@ -49,40 +51,46 @@ MAX_POST_EVENTS = 16
 
 
 # ------------------------------------------------------------------------------------------------
-# Float arithmetic (the `float` mode): exact exp, float64 weights. p = (k_plus, k_minus, a_plus,
-# a_minus, w_min, w_max), k = dt/tau. The control flow is stdp_walk.py's.
+# Float arithmetic (the `float` mode): exact exp, float64 weights. Decays k = dt/tau;
+# c = (a_plus, a_minus, w_min, w_max). The control flow is stdp_walk.py's.
 # ------------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _float_trace_spike(trace, dt, k, p):  # pragma: no cover - compiled
-    """timing_add_{pre,post}_spike: decay by exp(-dt k), add one spike."""
-    return trace * np.exp(-dt * k) + 1.0
+def _float_decay(k, dt):  # pragma: no cover - compiled
+    """exp(-dt k), k = dt_ms / tau."""
+    return np.exp(-dt * k)
 
 
-@numba.njit(cache=True, nogil=True)
-def _float_identity(w, p):  # pragma: no cover - compiled
+@_hook
+def _float_trace_spike(trace, f, c):  # pragma: no cover - compiled
+    """timing_add_{pre,post}_spike: decay, add one spike."""
+    return trace * f + 1.0
+
+
+@_hook
+def _float_identity(w, c):  # pragma: no cover - compiled
     return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _float_potentiate(w, dt_pot, last_tr, p):  # pragma: no cover - compiled
+@_hook
+def _float_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
     if dt_pot != 0:  # uint32 on chip: a negative difference reads a 0 from the LUT
-        inc = p[2] * last_tr * np.exp(-dt_pot * p[0]) if dt_pot > 0 else 0.0
-        w = min(w + inc, p[5])
+        inc = c[0] * last_tr * f if dt_pot > 0 else 0.0
+        w = min(w + inc, c[3])
     return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _float_depress(w, dt_dep, trace, p):  # pragma: no cover - compiled
-    dec = p[3] * trace * np.exp(-dt_dep * p[1]) if dt_dep >= 0 else 0.0
-    return max(w - dec, p[4])
+@_hook
+def _float_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
+    dec = c[1] * trace * f if dt_dep >= 0 else 0.0
+    return max(w - dec, c[2])
 
 
-@numba.njit(cache=True, nogil=True)
+@_hook
 def _signed(sign, w):  # pragma: no cover - compiled
     return sign * w
 
 
-FLOAT_ARITHMETIC = Arithmetic("float", _float_trace_spike, _float_identity, _float_potentiate,
+FLOAT_ARITHMETIC = Arithmetic("float", _float_decay, _float_trace_spike, _float_identity, _float_potentiate,
                               _float_depress, _float_identity, _signed)
 
 
@@ -104,7 +112,8 @@ class PairSTDP:
     spikes, so the updated values in `syn.weight` are the ones propagated. A subclass supplies
     the arithmetic: `kernels` (stdp_walk.walk_kernels of its `Arithmetic`), and in __init__
     `self.state` (stored weight per synapse, pre-sorted, updated in place), `self.emit_sign`
-    (per-synapse sign handed to the arithmetic's `emit`) and `self.params` (its tuple p), plus
+    (per-synapse sign handed to the arithmetic's `emit`) and `self.params` (dec_plus, dec_minus,
+    c: the walk's last three arguments), plus
     `weights`. It is made available to a mode with `@implements(rule, mode=...)`.
     """
 
@@ -144,13 +153,13 @@ class PairSTDP:
 
     def _on_post(self, t: int, spiking: np.ndarray) -> None:
         self.kernels.post_spikes(t, spiking, self.post_times, self.post_traces, self.post_count_m1,
-                                 self.params)
+                                 *self.params)
 
     def _on_pre(self, t: int, spiking: np.ndarray) -> None:
         s = self.syn
         self.kernels.pre_spikes(t, spiking, s.indptr, s.post, s.delay, self.state, self.emit_sign,
                                 s.weight, self.last_pre_time, self.pre_trace, self.post_times,
-                                self.post_traces, self.post_count_m1, self.params)
+                                self.post_traces, self.post_count_m1, *self.params)
 
     def _stored(self, include_pending: bool) -> np.ndarray:
         """`state` (pre-sorted), or with each row's owed potentiation applied (a new array)."""
@@ -158,7 +167,7 @@ class PairSTDP:
             return self.state
         s = self.syn
         return self.kernels.pending(s.indptr, s.post, s.delay, self.state, self.last_pre_time,
-                                    self.pre_trace, self.post_times, self.post_count_m1, self.params)
+                                    self.pre_trace, self.post_times, self.post_count_m1, *self.params)
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Current weights in the projection's synapse order and units."""
@@ -268,8 +277,8 @@ class FloatPairSTDP(PairSTDP):
             raise ModelError(f"projection {proj.name!r}: float STDP needs float64 synapse values")
         self.mag = self.state = np.abs(syn.weight).astype(np.float64)
         self.emit_sign = self.sign
-        self.params = (float(self.k_plus), float(self.k_minus), float(r.a_plus), float(r.a_minus),
-                       float(r.w_min), float(r.w_max))
+        self.params = (float(self.k_plus), float(self.k_minus),
+                       (float(r.a_plus), float(r.a_minus), float(r.w_min), float(r.w_max)))
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Signed weights in projection order.

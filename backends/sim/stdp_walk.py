@@ -20,9 +20,12 @@ works; each specialisation gets its own name (``pre_spikes_float_<hash>``), the 
 source files of the arithmetic's functions, so editing an arithmetic cannot load a stale kernel
 (numba itself only checks this file's timestamp).
 
-Conventions of an arithmetic's parameter tuple ``p``: ``p[0]`` is the pre-trace (tau_plus) decay
-and ``p[1]`` the post-trace (tau_minus) decay, in whatever form `trace_spike` takes (a float
-``dt/tau`` or a LUT); the rest is the arithmetic's own.
+Every walk ends with the arithmetic's three parameters ``dec_plus, dec_minus, c``: the pre-trace
+(tau_plus) and post-trace (tau_minus) decays in whatever form its `decay` takes (a float
+``dt/tau``, a LUT array), and a tuple ``c`` of its scalar constants. The arrays are passed as
+arguments, never inside ``c``, and only `decay` sees them: numba reference-counts an array taken
+out of a tuple or handed to an inlined function, and a call whose arguments are a tuple of arrays
+is too big for LLVM to inline -- each of these cost the walk 1.3-3x when measured.
 """
 from __future__ import annotations
 
@@ -81,16 +84,17 @@ def _push_post_event(times, traces, count_m1, j, t, trace):  # pragma: no cover 
 # The walks. Plain Python: `walk_kernels` compiles a copy per arithmetic, whose globals bind
 # trace_spike, load, potentiate, depress, store, emit and REFLOOR_UNTOUCHED.
 # ------------------------------------------------------------------------------------------------
-def _post_spikes(t, spiking, times, traces, count_m1, p):  # pragma: no cover - compiled
+def _post_spikes(t, spiking, times, traces, count_m1, dec_plus, dec_minus, c_):  # pragma: no cover
     """timing_add_post_spike + post_events_add for each spiking post neuron."""
     for j in spiking:
         c = count_m1[j]
-        trace = trace_spike(traces[j, c], t - times[j, c], p[1], p)  # noqa: F821
+        trace = trace_spike(traces[j, c], decay(dec_minus, t - times[j, c]), c_)  # noqa: F821
         _push_post_event(times, traces, count_m1, j, t, trace)
 
 
 def _pre_spikes(t, spiking, indptr, post, delay, state, sign, out,
-                last_pre_time, pre_trace, times, traces, count_m1, p):  # pragma: no cover
+                last_pre_time, pre_trace, times, traces, count_m1, dec_plus, dec_minus,
+                c_):  # pragma: no cover - compiled
     """synapse_dynamics_process_plastic_synapses for each spiking pre neuron's row.
 
     state is the rule's stored weight per synapse (pre-sorted order), out what propagation adds.
@@ -100,28 +104,29 @@ def _pre_spikes(t, spiking, indptr, post, delay, state, sign, out,
         last_tr = pre_trace[s]
         # timing_add_pre_spike: the new trace is stored; this spike's updates use the old one.
         last_pre_time[s] = t
-        pre_trace[s] = trace_spike(last_tr, t - last_t, p[0], p)  # noqa: F821
+        pre_trace[s] = trace_spike(last_tr, decay(dec_plus, t - last_t), c_)  # noqa: F821
         for k in range(indptr[s], indptr[s + 1]):
             j = post[k]
             d = delay[k]
             begin = last_t - d if last_t >= d else 0
             end = t - d if t >= d else 0
             first, stop, prev = _post_window(times, j, count_m1[j], begin, end)
-            w = load(state[k], p)  # noqa: F821
+            w = load(state[k], c_)  # noqa: F821
             for e in range(first, stop):  # timing_apply_post_spike, oldest post spike first
-                w = potentiate(w, times[j, e] + d - last_t, last_tr, p)  # noqa: F821
+                dt_pot = times[j, e] + d - last_t
+                w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
             if stop > first:
                 prev = stop - 1
             if prev != 0:  # "only if there has been a post spike ever" (prev_time_valid)
-                # timing_apply_pre_spike: Δ >= 0 except for t < d; no > 0 test on chip
-                w = depress(w, t - (times[j, prev] + d), traces[j, prev], p)  # noqa: F821
-            r = store(w, p)  # noqa: F821
+                dt_dep = t - (times[j, prev] + d)  # >= 0 except for t < d; no > 0 test on chip
+                w = depress(w, dt_dep, traces[j, prev], decay(dec_minus, dt_dep), c_)  # noqa: F821
+            r = store(w, c_)  # noqa: F821
             state[k] = r
             out[k] = emit(sign[k], r)  # noqa: F821
 
 
 def _pending(indptr, post, delay, state, last_pre_time, pre_trace, times, count_m1,
-             p):  # pragma: no cover - compiled
+             dec_plus, dec_minus, c_):  # pragma: no cover - compiled
     """state after the potentiation every row's next pre spike would apply (no depression)."""
     out = state.copy()
     big = np.int64(1) << 62  # "no end": every stored post spike after the window start
@@ -134,22 +139,38 @@ def _pending(indptr, post, delay, state, last_pre_time, pre_trace, times, count_
             begin = last_t - d if last_t >= d else 0
             first, stop, prev = _post_window(times, j, count_m1[j], begin, big)
             if REFLOOR_UNTOUCHED or stop > first:  # noqa: F821
-                w = load(state[k], p)  # noqa: F821
+                w = load(state[k], c_)  # noqa: F821
                 for e in range(first, stop):
-                    w = potentiate(w, times[j, e] + d - last_t, last_tr, p)  # noqa: F821
-                out[k] = store(w, p)  # noqa: F821
+                    dt_pot = times[j, e] + d - last_t
+                    w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
+                out[k] = store(w, c_)  # noqa: F821
     return out
 
 
-class Arithmetic(NamedTuple):
-    """What one STDP arithmetic supplies to the walk: njit'd functions and one flag.
+def hook(fn: Callable) -> Any:
+    """Decorator for an arithmetic's functions: njit, inlined into the walk at numba IR level.
 
-    trace_spike(trace, dt, decay, p): a trace last set dt steps ago, decayed and plus one spike
-    load(stored, p) -> w: the working value of a stored weight
-    potentiate(w, dt_pot, pre_trace, p) -> w: one post spike's potentiation, then min(., w_max)
-        (dt_pot = t_post + d - t_prev_pre, any sign; the arithmetic decides what 0 and < 0 do)
-    depress(w, dt_dep, post_trace, p) -> w: the pre spike's depression, then max(., w_min)
-    store(w, p) -> stored: back to the stored form (rounding onto a grid, truncation)
+    LLVM alone leaves some of these calls in the innermost loop. Hooks take no arrays: numba
+    reference-counts an array passed into an inlined function, an atomic incref/decref per post
+    spike that costs the walk ~30 %; the decay arrays are read only by `decay`, called by the walk
+    on its own arguments, as the hand-written kernels called their LUT look-up.
+    """
+    return numba.njit(cache=True, nogil=True, inline="always")(fn)
+
+
+class Arithmetic(NamedTuple):
+    """What one STDP arithmetic supplies to the walk: functions (decorated with `hook`), a flag.
+
+    decay(dec, dt) -> f: the decay factor over dt steps (any sign) of dec_plus or dec_minus
+        (plain njit: LLVM inlines it; it is the only function that sees the decay arrays)
+    trace_spike(trace, f, c): a trace decayed by f, plus one spike
+    load(stored, c) -> w: the working value of a stored weight
+    potentiate(w, dt_pot, pre_trace, f, c) -> w: one post spike's potentiation, then
+        min(., w_max); dt_pot = t_post + d - t_prev_pre (any sign: the arithmetic decides what
+        0 and < 0 do), f = decay(dec_plus, dt_pot)
+    depress(w, dt_dep, post_trace, f, c) -> w: the pre spike's depression, then max(., w_min);
+        f = decay(dec_minus, dt_dep)
+    store(w, c) -> stored: back to the stored form (rounding onto a grid, truncation)
     emit(sign, stored) -> the value propagation adds
     refloor_untouched: the pending walk passes every synapse through load/store (True), or only
         those with post spikes in their window (False, for a load/store that is not the identity
@@ -157,6 +178,7 @@ class Arithmetic(NamedTuple):
     """
 
     name: str
+    decay: Any
     trace_spike: Any
     load: Any
     potentiate: Any
@@ -185,7 +207,7 @@ def _fingerprint(arith: Arithmetic) -> str:
 def walk_kernels(arith: Arithmetic) -> WalkKernels:
     """The three walks compiled for one arithmetic (lazily, at first call; cached on disk)."""
     env = dict(globals())
-    env.update(trace_spike=arith.trace_spike, load=arith.load, potentiate=arith.potentiate,
+    env.update(decay=arith.decay, trace_spike=arith.trace_spike, load=arith.load, potentiate=arith.potentiate,
                depress=arith.depress, store=arith.store, emit=arith.emit,
                REFLOOR_UNTOUCHED=bool(arith.refloor_untouched))
     tag = f"{arith.name}_{_fingerprint(arith)}"
@@ -200,4 +222,4 @@ def walk_kernels(arith: Arithmetic) -> WalkKernels:
     return WalkKernels(*compiled)
 
 
-__all__ = ["Arithmetic", "WalkKernels", "walk_kernels"]
+__all__ = ["Arithmetic", "WalkKernels", "hook", "walk_kernels"]
