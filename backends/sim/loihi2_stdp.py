@@ -81,10 +81,8 @@ def _int_load(w, c):  # pragma: no cover - compiled
 
 @_hook
 def _int_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
-    if dt_pot != 0:
-        inc = (c[1] * last_tr * f + c[7]) >> c[6] if dt_pot > 0 else 0
-        w = min(w + inc, c[4])
-    return w
+    inc = (c[1] * last_tr * f + c[7]) >> c[6] if dt_pot > 0 else 0  # dt_pot != 0 (walk)
+    return min(w + inc, c[4])
 
 
 @_hook

@@ -120,12 +120,11 @@ def _spin_load(raw, c):  # pragma: no cover - compiled
 
 @_hook
 def _spin_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
-    # timing_apply_post_spike: `if (time_since_last_pre > 0)` on a uint32 = Δ != 0
-    if dt_pot != 0:
-        decayed = _mul16(last_tr, f)
-        w = _w32(w + _mul_accum_fixed(c[0], decayed))
-        w = min(w, c[3])
-    return w
+    # timing_apply_post_spike; its `if (time_since_last_pre > 0)` on a uint32 (Δ != 0) is the
+    # walk's; a negative Δ reads 0 from the LUT (f = 0)
+    decayed = _mul16(last_tr, f)
+    w = _w32(w + _mul_accum_fixed(c[0], decayed))
+    return min(w, c[3])
 
 
 @_hook

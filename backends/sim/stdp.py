@@ -26,9 +26,10 @@ Cost is event-driven: pre spikes x fan-out x (1 + post spikes in the window, <= 
 per post spike. The per-post history replaces a CSR-by-post index: deferred updates only ever
 walk rows of the neuron that spiked (as on SpiNNaker, where only pre-sorted rows exist).
 
-The float arithmetic lives in `_float_pre_spikes` / `_float_post_spikes`; the bookkeeping that is
-pure indexing (`_post_window`, `_push_post_event`) is shared, so a fixed-point mode can subclass
-`PairSTDP` with sPyNNaker's LUT / s16.15 arithmetic and reuse the same control flow.
+The control flow (the row walk over post-event windows, `_post_window`, `_push_post_event`) is
+written once in `stdp_walk.py`; this module supplies the float arithmetic (`FLOAT_ARITHMETIC`),
+`loihi2_stdp.py` and `spinnaker_stdp.py` the integer ones, and each gets its own compiled walk.
+Which `PairSTDP` subclass runs a rule in a mode is declared with `@implements(rule, mode=...)`.
 """
 from __future__ import annotations
 
@@ -73,10 +74,9 @@ def _float_identity(w, c):  # pragma: no cover - compiled
 
 @_hook
 def _float_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
-    if dt_pot != 0:  # uint32 on chip: a negative difference reads a 0 from the LUT
-        inc = c[0] * last_tr * f if dt_pot > 0 else 0.0
-        w = min(w + inc, c[3])
-    return w
+    # dt_pot != 0 (the walk's test); uint32 on chip: a negative difference reads a 0 from the LUT
+    inc = c[0] * last_tr * f if dt_pot > 0 else 0.0
+    return min(w + inc, c[3])
 
 
 @_hook

@@ -114,7 +114,8 @@ def _pre_spikes(t, spiking, indptr, post, delay, state, sign, out,
             w = load(state[k], c_)  # noqa: F821
             for e in range(first, stop):  # timing_apply_post_spike, oldest post spike first
                 dt_pot = times[j, e] + d - last_t
-                w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
+                if dt_pot != 0:  # `time_since_last_pre > 0` on a uint32
+                    w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
             if stop > first:
                 prev = stop - 1
             if prev != 0:  # "only if there has been a post spike ever" (prev_time_valid)
@@ -142,7 +143,8 @@ def _pending(indptr, post, delay, state, last_pre_time, pre_trace, times, count_
                 w = load(state[k], c_)  # noqa: F821
                 for e in range(first, stop):
                     dt_pot = times[j, e] + d - last_t
-                    w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
+                    if dt_pot != 0:
+                        w = potentiate(w, dt_pot, last_tr, decay(dec_plus, dt_pot), c_)  # noqa: F821
                 out[k] = store(w, c_)  # noqa: F821
     return out
 
@@ -166,8 +168,9 @@ class Arithmetic(NamedTuple):
     trace_spike(trace, f, c): a trace decayed by f, plus one spike
     load(stored, c) -> w: the working value of a stored weight
     potentiate(w, dt_pot, pre_trace, f, c) -> w: one post spike's potentiation, then
-        min(., w_max); dt_pot = t_post + d - t_prev_pre (any sign: the arithmetic decides what
-        0 and < 0 do), f = decay(dec_plus, dt_pot)
+        min(., w_max); dt_pot = t_post + d - t_prev_pre != 0 (the walk skips 0, as
+        timing_apply_post_spike's uint32 `> 0` test does; < 0 is the arithmetic's to decide),
+        f = decay(dec_plus, dt_pot)
     depress(w, dt_dep, post_trace, f, c) -> w: the pre spike's depression, then max(., w_min);
         f = decay(dec_minus, dt_dep)
     store(w, c) -> stored: back to the stored form (rounding onto a grid, truncation)
@@ -197,10 +200,14 @@ class WalkKernels(NamedTuple):
 def _fingerprint(arith: Arithmetic) -> str:
     """Hash of the source files the arithmetic's functions come from (cache invalidation)."""
     h = hashlib.sha256()
-    files = sorted({inspect.getfile(getattr(f, "py_func", f)) for f in arith[1:-1]})
-    for path in files:
-        with open(path, "rb") as fh:
-            h.update(fh.read())
+    funcs = [getattr(f, "py_func", f) for f in arith[1:-1]]
+    for path in sorted({inspect.getfile(f) for f in funcs}):
+        try:
+            with open(path, "rb") as fh:
+                h.update(fh.read())
+        except OSError:  # no source on disk: the functions' own code objects
+            for f in funcs:
+                h.update(f.__code__.co_code + repr(f.__code__.co_consts).encode())
     return h.hexdigest()[:12]
 
 
