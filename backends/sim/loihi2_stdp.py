@@ -148,7 +148,7 @@ class Loihi2PairSTDP(PairSTDP):
         shift = 3 * self.frac_bits
         consts = (self.frac_bits, self.a_plus_fp, self.a_minus_fp, self.w_min, self.w_max,
                   self.grid_shift, shift, 1 << (shift - 1))
-        self.params = (self.lut_plus, self.lut_minus, tuple(np.int64(v) for v in consts))
+        self.params = (self.lut_plus, self.lut_minus, tuple(int(v) for v in consts))  # ints: fast dispatch
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Signed integer mantissas in projection order (see FloatPairSTDP.weights)."""

@@ -208,7 +208,7 @@ class SpinnakerPairSTDP(PairSTDP):
         self.raw = self.state = syn.weight.astype(np.int64) & 0xFFFF
         self.isign = self.emit_sign = self.sign.astype(np.int64)
         consts = (self.a_plus_k, self.a_minus_k, self.w_min_k, self.w_max_k, self.shift)
-        self.params = (self.lut_plus, self.lut_minus, tuple(np.int64(v) for v in consts))
+        self.params = (self.lut_plus, self.lut_minus, tuple(int(v) for v in consts))  # ints: fast dispatch
 
     @property
     def lsb_nA(self) -> float:
