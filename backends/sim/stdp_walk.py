@@ -152,14 +152,14 @@ def _pending(indptr, post, delay, state, last_pre_time, pre_trace, times, count_
 
 
 def hook(fn: Callable) -> Any:
-    """Decorator for an arithmetic's functions: njit, inlined into the walk at numba IR level.
+    """Decorator for an arithmetic's functions (njit; LLVM inlines them into each walk).
 
-    LLVM alone leaves some of these calls in the innermost loop. Hooks take no arrays: numba
-    reference-counts an array passed into an inlined function, an atomic incref/decref per post
-    spike that costs the walk ~30 %; the decay arrays are read only by `decay`, called by the walk
+    Hooks take scalars only: an array handed to them is reference-counted per call, an atomic
+    incref/decref per post spike that cost the walk ~30 % (also with numba-IR inlining, which
+    in addition cost compile time); the decay arrays are read only by `decay`, called by the walk
     on its own arguments, as the hand-written kernels called their LUT look-up.
     """
-    return numba.njit(cache=True, nogil=True, inline="always")(fn)
+    return numba.njit(cache=True, nogil=True)(fn)
 
 
 class Arithmetic(NamedTuple):
