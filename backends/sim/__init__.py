@@ -6,17 +6,14 @@ from typing import Any, Callable
 from neurocompile.backends.sim.engine import SimResult, Simulation
 from neurocompile.backends.sim.float_mode import FloatMode
 from neurocompile.backends.sim.loihi2_mode import Loihi2Mode
-from neurocompile.backends.sim.loihi2_stdp import Loihi2PairSTDP
+from neurocompile.backends.sim.loihi2_stdp import Loihi2PairSTDP  # noqa: F401 (declares its mode)
 from neurocompile.backends.sim.modes import NumericMode
 from neurocompile.backends.sim.spinnaker_mode import SpinnakerMode
-from neurocompile.backends.sim.spinnaker_stdp import SpinnakerPairSTDP
-from neurocompile.backends.sim.stdp import PLASTICITY
+from neurocompile.backends.sim.spinnaker_stdp import SpinnakerPairSTDP  # noqa: F401 (same)
 from neurocompile.errors import ModelError
 from neurocompile.plugins import Backend, Runner, Supports
 
 MODES: dict[str, type[NumericMode]] = {"float": FloatMode, "loihi2": Loihi2Mode, "spinnaker": SpinnakerMode}
-PLASTICITY["loihi2"] = Loihi2PairSTDP  # our integer model of on-chip learning (docs/models/ca3.md)
-PLASTICITY["spinnaker"] = SpinnakerPairSTDP  # sPyNNaker 7.4.1 fixed-point pair STDP (docs/plasticity.md s.5)
 
 
 def mode_for(net: Any, board: Any, requested: str | None) -> NumericMode:

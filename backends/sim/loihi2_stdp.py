@@ -3,7 +3,7 @@
 What it is. `stdp.py`'s rule and control flow (sPyNNaker's deferred, all-to-all, dendritic-delay
 pair STDP with additive weights and a 15-spike post history, docs/plasticity.md) with integer
 arithmetic, on the integer weight mantissas the loihi2 mode propagates. The bookkeeping
-(`_post_window`, `_push_post_event`) is stdp.py's; only the arithmetic is new.
+(`stdp_walk.py`'s row walk) is shared; only the arithmetic below is new.
 
 What it is not. It is **not** bit-checked against Lava or a Loihi 2 chip. Lava 0.10's own learning
 (`LearningDense` + `STDPLoihi`) is only bit-approximate (float trace decay, stochastic rounding,
@@ -36,10 +36,11 @@ import numba
 import numpy as np
 
 from neurocompile.backends.sim.propagation import PreSortedSynapses
-from neurocompile.backends.sim.stdp import (MAX_POST_EVENTS, PairSTDP, _post_window,
-                                            _push_post_event)
+from neurocompile.backends.sim.stdp import MAX_POST_EVENTS, PairSTDP, implements
+from neurocompile.backends.sim.stdp_walk import Arithmetic, walk_kernels
+from neurocompile.backends.sim.stdp_walk import hook as _hook
 from neurocompile.errors import ModelError
-from neurocompile.ir.network import Network, Projection
+from neurocompile.ir.network import Network, Projection, STDPRule
 
 TRACE_FRAC_BITS = 11
 LAVA_MAX_WEIGHT = 255  # utils/weightutils.py clip_weights(num_bits=8), single sign mode
@@ -55,89 +56,63 @@ def decay_lut(dt_ms: float, tau_ms: float, frac_bits: int = TRACE_FRAC_BITS) -> 
 
 
 # ------------------------------------------------------------------------------------------------
-# Integer arithmetic; control flow as stdp.py's _float_* kernels
+# Integer arithmetic; the control flow is stdp_walk.py's. Decays: LUTs; c = (frac, a_plus, a_minus,
+# w_min, w_max, grid_shift, 3 frac, 2**(3 frac - 1)), a_plus/a_minus in fixed point.
 # ------------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
 def _lut(lut, k):  # pragma: no cover - compiled
-    return lut[k] if 0 <= k < lut.shape[0] else 0
+    """lut[k], 0 outside the table (k < 0 included: one unsigned compare, which keeps the
+    walk's inner loop free of reference counting, see stdp_walk.Arithmetic)."""
+    return lut[k] if np.uint64(k) < np.uint64(lut.shape[0]) else 0
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_post_spikes(t, spiking, times, traces, count_m1, lut_minus, frac):  # pragma: no cover
+@_hook
+def _int_trace_spike(trace, f, c):  # pragma: no cover - compiled
+    """Decay by f = lut[dt] (rounded to nearest), add one spike (2**F)."""
+    frac = c[0]
     one = np.int64(1) << frac
-    half = one >> 1
-    for j in spiking:
-        c = count_m1[j]
-        trace = ((traces[j, c] * _lut(lut_minus, t - times[j, c]) + half) >> frac) + one
-        _push_post_event(times, traces, count_m1, j, t, trace)
+    return ((trace * f + (one >> 1)) >> frac) + one
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_pre_spikes(t, spiking, indptr, post, delay, mag, sign, out,
-                    last_pre_time, pre_trace, times, traces, count_m1,
-                    lut_plus, lut_minus, frac, a_plus, a_minus, w_min, w_max,
-                    grid_shift):  # pragma: no cover - compiled
-    one = np.int64(1) << frac
-    shift = 3 * frac
-    rnd = np.int64(1) << (shift - 1)
-    for s in spiking:
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        last_pre_time[s] = t
-        pre_trace[s] = ((last_tr * _lut(lut_plus, t - last_t) + (one >> 1)) >> frac) + one
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            end = t - d if t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, end)
-            w = mag[k]
-            for e in range(first, stop):
-                dt_pot = times[j, e] + d - last_t
-                if dt_pot != 0:
-                    inc = (a_plus * last_tr * _lut(lut_plus, dt_pot) + rnd) >> shift if dt_pot > 0 else 0
-                    w = min(w + inc, w_max)
-            if stop > first:
-                prev = stop - 1
-            if prev != 0:
-                dt_dep = t - (times[j, prev] + d)
-                dec = ((a_minus * traces[j, prev] * _lut(lut_minus, dt_dep) + rnd) >> shift
-                       if dt_dep >= 0 else 0)
-                w = max(w - dec, w_min)
-            w = (w >> grid_shift) << grid_shift
-            mag[k] = w
-            out[k] = sign[k] * w
+@_hook
+def _int_load(w, c):  # pragma: no cover - compiled
+    return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _int_pending(indptr, post, delay, mag, last_pre_time, pre_trace, times, traces, count_m1,
-                 lut_plus, frac, a_plus, w_max, grid_shift):  # pragma: no cover - compiled
-    w_out = mag.copy()
-    big = np.int64(1) << 62
-    shift = 3 * frac
-    rnd = np.int64(1) << (shift - 1)
-    for s in range(indptr.shape[0] - 1):
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, big)
-            w = w_out[k]
-            for e in range(first, stop):
-                dt_pot = times[j, e] + d - last_t
-                if dt_pot != 0:
-                    inc = (a_plus * last_tr * _lut(lut_plus, dt_pot) + rnd) >> shift if dt_pot > 0 else 0
-                    w = min(w + inc, w_max)
-            w_out[k] = (w >> grid_shift) << grid_shift
-    return w_out
+@_hook
+def _int_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
+    inc = (c[1] * last_tr * f + c[7]) >> c[6] if dt_pot > 0 else 0  # dt_pot != 0 (walk)
+    return min(w + inc, c[4])
 
 
+@_hook
+def _int_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
+    dec = (c[2] * trace * f + c[7]) >> c[6] if dt_dep >= 0 else 0
+    return max(w - dec, c[3])
+
+
+@_hook
+def _int_store(w, c):  # pragma: no cover - compiled
+    """Floor onto the projection's weight grid (multiples of 2**grid_shift)."""
+    return (w >> c[5]) << c[5]
+
+
+@_hook
+def _int_signed(sign, w):  # pragma: no cover - compiled
+    return sign * w
+
+
+# refloor_untouched: the pending read-out floors every synapse onto the grid, as it always has.
+INT_ARITHMETIC = Arithmetic("loihi2", _lut, _int_trace_spike, _int_load, _int_potentiate, _int_depress,
+                            _int_store, _int_signed, refloor_untouched=True)
+
+
+@implements(STDPRule, mode="loihi2")
 class Loihi2PairSTDP(PairSTDP):
     """The `loihi2` mode's STDP: integer weights (Lava mantissas) and fixed-point traces."""
 
     trace_dtype = np.int64
+    kernels = walk_kernels(INT_ARITHMETIC)
     frac_bits = TRACE_FRAC_BITS
 
     def __init__(self, proj: Projection, syn: PreSortedSynapses, net: Network,
@@ -168,33 +143,19 @@ class Loihi2PairSTDP(PairSTDP):
         if np.any(mag > self.w_max) or np.any(mag < self.w_min):
             raise ModelError(f"{owner}: initial weight mantissas must lie in [w_min, w_max] = "
                              f"[{self.w_min}, {self.w_max}] in the loihi2 mode")
-        self.mag = mag
-        self.isign = self.sign.astype(np.int64)
-
-    def _on_post(self, t: int, spiking: np.ndarray) -> None:
-        _int_post_spikes(t, spiking, self.post_times, self.post_traces, self.post_count_m1,
-                         self.lut_minus, self.frac_bits)
-
-    def _on_pre(self, t: int, spiking: np.ndarray) -> None:
-        s = self.syn
-        _int_pre_spikes(t, spiking, s.indptr, s.post, s.delay, self.mag, self.isign, s.weight,
-                        self.last_pre_time, self.pre_trace, self.post_times, self.post_traces,
-                        self.post_count_m1, self.lut_plus, self.lut_minus, self.frac_bits,
-                        self.a_plus_fp, self.a_minus_fp, self.w_min, self.w_max, self.grid_shift)
+        self.mag = self.state = mag
+        self.isign = self.emit_sign = self.sign.astype(np.int64)
+        shift = 3 * self.frac_bits
+        consts = (self.frac_bits, self.a_plus_fp, self.a_minus_fp, self.w_min, self.w_max,
+                  self.grid_shift, shift, 1 << (shift - 1))
+        self.params = (self.lut_plus, self.lut_minus, tuple(int(v) for v in consts))  # ints: fast dispatch
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Signed integer mantissas in projection order (see FloatPairSTDP.weights)."""
-        mag = self.mag
-        if include_pending:
-            s = self.syn
-            mag = _int_pending(s.indptr, s.post, s.delay, self.mag, self.last_pre_time,
-                               self.pre_trace, self.post_times, self.post_traces,
-                               self.post_count_m1, self.lut_plus, self.frac_bits, self.a_plus_fp,
-                               self.w_max, self.grid_shift)
+        mag = self._stored(include_pending)
         out = np.empty(mag.shape, dtype=np.int64)
         out[self.syn.order] = self.isign * mag
         return out
-
 
 
 __all__ = ["LAVA_MAX_WEIGHT", "Loihi2PairSTDP", "TRACE_FRAC_BITS", "decay_lut"]

@@ -1,8 +1,8 @@
 """Pair-additive STDP for the sim backend's `spinnaker` mode, in sPyNNaker 1!7.4.1's integer arithmetic.
 
-Control flow: `stdp.py`'s (deferred updates at pre spikes, all-to-all traces, dendritic delay,
-15-spike post history), reusing its `_post_window` / `_push_post_event` transcriptions of
-`post_events.h`. Only the arithmetic is new; every line of it cites the C or host code it copies
+Control flow: `stdp_walk.py`'s row walk, shared with the float and loihi2 modes (deferred updates
+at pre spikes, all-to-all traces, dendritic delay, 15-spike post history, `post_events.h`). Only
+the arithmetic is new; every line of it cites the C or host code it copies
 (repo SpiNNakerManchester/sPyNNaker, `neural_modelling/src/neuron/plasticity/stdp/`, and the
 installed `spynnaker/pyNN/models/neuron/plasticity/stdp/`). docs/plasticity.md section 5.
 
@@ -47,10 +47,11 @@ import numpy as np
 
 from neurocompile.targets.spinnaker.fixed import encode_s1615, host_timestep_ms
 from neurocompile.backends.sim.propagation import PreSortedSynapses
-from neurocompile.backends.sim.stdp import (MAX_POST_EVENTS, PairSTDP, _post_window,
-                                            _push_post_event)
+from neurocompile.backends.sim.stdp import MAX_POST_EVENTS, PairSTDP, implements
+from neurocompile.backends.sim.stdp_walk import Arithmetic, walk_kernels
+from neurocompile.backends.sim.stdp_walk import hook as _hook
 from neurocompile.errors import ModelError
-from neurocompile.ir.network import Network, Projection
+from neurocompile.ir.network import Network, Projection, STDPRule
 
 STDP_FIXED_POINT = 11
 STDP_FIXED_POINT_ONE = 1 << STDP_FIXED_POINT
@@ -84,8 +85,9 @@ def _i16(x):  # pragma: no cover - compiled
 
 @numba.njit(cache=True, nogil=True)
 def _decay(lut, dt):  # pragma: no cover - compiled
-    """maths_lut_exponential_decay: dt is uint32, so a negative difference is out of range."""
-    return lut[dt] if 0 <= dt < lut.shape[0] else 0
+    """maths_lut_exponential_decay: dt is uint32, so a negative difference is out of range
+    (compared unsigned here too: one branch keeps the walk free of reference counting)."""
+    return lut[dt] if np.uint64(dt) < np.uint64(lut.shape[0]) else 0
 
 
 @numba.njit(cache=True, nogil=True)
@@ -100,76 +102,55 @@ def _mul_accum_fixed(a, x):  # pragma: no cover - compiled
     return _w32((a * _w32(x << 4)) >> 15)
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_post_spikes(t, spiking, times, traces, count_m1, lut_minus):  # pragma: no cover
-    """timing_add_post_spike + post_events_add."""
-    for j in spiking:
-        c = count_m1[j]
-        decayed = _i16(_mul16(traces[j, c], _decay(lut_minus, t - times[j, c])))
-        _push_post_event(times, traces, count_m1, j, t, _i16(decayed + 2048))
+# ------------------------------------------------------------------------------------------------
+# The arithmetic the row walk (stdp_walk.py) runs with. Decays: LUTs; c = (A+_k, A-_k, w_min_k,
+# w_max_k, shift): S1615 constants, uint16 words held as int64.
+# ------------------------------------------------------------------------------------------------
+@_hook
+def _spin_trace_spike(trace, f, c):  # pragma: no cover - compiled
+    """timing_add_{pre,post}_spike: (int16)(MUL16(trace, lut[dt]) + 2048)."""
+    return _i16(_mul16(trace, f) + STDP_FIXED_POINT_ONE)
 
 
-@numba.njit(cache=True, nogil=True)
-def _potentiate(w, dt_pot, last_tr, lut_plus, a_plus, w_max):  # pragma: no cover - compiled
-    # timing_apply_post_spike: `if (time_since_last_pre > 0)` on a uint32 = Δ != 0
-    if dt_pot != 0:
-        decayed = _mul16(last_tr, _decay(lut_plus, dt_pot))
-        w = _w32(w + _mul_accum_fixed(a_plus, decayed))
-        w = min(w, w_max)
-    return w
+@_hook
+def _spin_load(raw, c):  # pragma: no cover - compiled
+    """weight_get_initial: kbits(weight << weight_shift)."""
+    return _w32(raw << c[4])
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_pre_spikes(t, spiking, indptr, post, delay, raw, out,
-                     last_pre_time, pre_trace, times, traces, count_m1,
-                     lut_plus, lut_minus, a_plus, a_minus, w_min, w_max,
-                     shift):  # pragma: no cover - compiled
-    """synapse_dynamics_process_plastic_synapses on each spiking row (stdp._float_pre_spikes)."""
-    for s in spiking:
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        last_pre_time[s] = t  # timing_add_pre_spike
-        pre_trace[s] = _i16(_mul16(last_tr, _decay(lut_plus, t - last_t)) + 2048)
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            end = t - d if t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, end)
-            w = _w32(raw[k] << shift)  # weight_get_initial: kbits(weight << weight_shift)
-            for e in range(first, stop):
-                w = _potentiate(w, times[j, e] + d - last_t, last_tr, lut_plus, a_plus, w_max)
-            if stop > first:
-                prev = stop - 1
-            if prev != 0:  # prev_time_valid
-                decayed = _mul16(traces[j, prev], _decay(lut_minus, t - (times[j, prev] + d)))
-                w = _w32(w - _mul_accum_fixed(a_minus, decayed))
-                w = max(w, w_min)
-            r = (w >> shift) & 0xFFFF  # weight_get_final: (weight_t)(bitsk(w) >> weight_shift)
-            raw[k] = r
-            out[k] = r
+@_hook
+def _spin_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
+    # timing_apply_post_spike; its `if (time_since_last_pre > 0)` on a uint32 (Δ != 0) is the
+    # walk's; a negative Δ reads 0 from the LUT (f = 0)
+    decayed = _mul16(last_tr, f)
+    w = _w32(w + _mul_accum_fixed(c[0], decayed))
+    return min(w, c[3])
 
 
-@numba.njit(cache=True, nogil=True)
-def _spin_pending(indptr, post, delay, raw, last_pre_time, pre_trace, times, count_m1,
-                  lut_plus, a_plus, w_max, shift):  # pragma: no cover - compiled
-    """raw after the potentiation each row's next pre spike would apply first."""
-    r_out = raw.copy()
-    big = np.int64(1) << 62
-    for s in range(indptr.shape[0] - 1):
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, big)
-            if stop > first:
-                w = _w32(raw[k] << shift)
-                for e in range(first, stop):
-                    w = _potentiate(w, times[j, e] + d - last_t, last_tr, lut_plus, a_plus, w_max)
-                r_out[k] = (w >> shift) & 0xFFFF
-    return r_out
+@_hook
+def _spin_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
+    # timing_apply_pre_spike (no > 0 test; a negative Δ reads 0 from the LUT)
+    decayed = _mul16(trace, f)
+    w = _w32(w - _mul_accum_fixed(c[1], decayed))
+    return max(w, c[2])
+
+
+@_hook
+def _spin_store(w, c):  # pragma: no cover - compiled
+    """weight_get_final: (weight_t)(bitsk(w) >> weight_shift)."""
+    return (w >> c[4]) & 0xFFFF
+
+
+@_hook
+def _spin_emit(sign, raw):  # pragma: no cover - compiled
+    """Propagation sends the unsigned word; the receptor carries the sign."""
+    return raw
+
+
+# refloor_untouched=False: load/store is not the identity for every shift (raw << shift wraps
+# at 32 bits), so the pending read-out leaves synapses without post spikes as stored.
+SPINNAKER_ARITHMETIC = Arithmetic("spinnaker", _decay, _spin_trace_spike, _spin_load, _spin_potentiate,
+                                  _spin_depress, _spin_store, _spin_emit, refloor_untouched=False)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -182,6 +163,7 @@ def _encode(owner: str, name: str, value: float) -> int:
         raise ModelError(f"{owner}: STDP {name} = {value:g} does not fit sPyNNaker's S1615 ({e})") from None
 
 
+@implements(STDPRule, mode="spinnaker")
 class SpinnakerPairSTDP(PairSTDP):
     """The `spinnaker` mode's STDP: uint16 synaptic words, int16 s4.11 traces, S1615 update.
 
@@ -193,6 +175,7 @@ class SpinnakerPairSTDP(PairSTDP):
     """
 
     trace_dtype = np.int64  # holds int16 values; every store goes through _i16
+    kernels = walk_kernels(SPINNAKER_ARITHMETIC)
 
     def __init__(self, proj: Projection, syn: PreSortedSynapses, net: Network,
                  max_post_events: int = MAX_POST_EVENTS, shift: int | None = None) -> None:
@@ -222,33 +205,19 @@ class SpinnakerPairSTDP(PairSTDP):
         self.w_max_k = _encode(owner, "w_max", r.w_max)
         self.a_plus_k = _encode(owner, "a_plus", r.a_plus)
         self.a_minus_k = _encode(owner, "a_minus", r.a_minus)
-        self.raw = syn.weight.astype(np.int64) & 0xFFFF
-        self.isign = self.sign.astype(np.int64)
+        self.raw = self.state = syn.weight.astype(np.int64) & 0xFFFF
+        self.isign = self.emit_sign = self.sign.astype(np.int64)
+        consts = (self.a_plus_k, self.a_minus_k, self.w_min_k, self.w_max_k, self.shift)
+        self.params = (self.lut_plus, self.lut_minus, tuple(int(v) for v in consts))  # ints: fast dispatch
 
     @property
     def lsb_nA(self) -> float:
         """One uint16 weight step in nA: 2**shift / 2**15."""
         return 2.0 ** (self.shift - 15)
 
-    def _on_post(self, t: int, spiking: np.ndarray) -> None:
-        _spin_post_spikes(t, spiking, self.post_times, self.post_traces, self.post_count_m1,
-                          self.lut_minus)
-
-    def _on_pre(self, t: int, spiking: np.ndarray) -> None:
-        s = self.syn
-        _spin_pre_spikes(t, spiking, s.indptr, s.post, s.delay, self.raw, s.weight,
-                         self.last_pre_time, self.pre_trace, self.post_times, self.post_traces,
-                         self.post_count_m1, self.lut_plus, self.lut_minus, self.a_plus_k,
-                         self.a_minus_k, self.w_min_k, self.w_max_k, self.shift)
-
     def raw_weights(self, include_pending: bool = False) -> np.ndarray:
         """The uint16 synaptic words (as int64) in projection order."""
-        raw = self.raw
-        if include_pending:
-            s = self.syn
-            raw = _spin_pending(s.indptr, s.post, s.delay, self.raw, self.last_pre_time,
-                                self.pre_trace, self.post_times, self.post_count_m1,
-                                self.lut_plus, self.a_plus_k, self.w_max_k, self.shift)
+        raw = self._stored(include_pending)
         out = np.empty(raw.shape, dtype=np.int64)
         out[self.syn.order] = raw
         return out

@@ -26,18 +26,24 @@ Cost is event-driven: pre spikes x fan-out x (1 + post spikes in the window, <= 
 per post spike. The per-post history replaces a CSR-by-post index: deferred updates only ever
 walk rows of the neuron that spiked (as on SpiNNaker, where only pre-sorted rows exist).
 
-The float arithmetic lives in `_float_pre_spikes` / `_float_post_spikes`; the bookkeeping that is
-pure indexing (`_post_window`, `_push_post_event`) is shared, so a fixed-point mode can subclass
-`PairSTDP` with sPyNNaker's LUT / s16.15 arithmetic and reuse the same control flow.
+The control flow (the row walk over post-event windows, `_post_window`, `_push_post_event`) is
+written once in `stdp_walk.py`; this module supplies the float arithmetic (`FLOAT_ARITHMETIC`),
+`loihi2_stdp.py` and `spinnaker_stdp.py` the integer ones, and each gets its own compiled walk.
+Which `PairSTDP` subclass runs a rule in a mode is declared with `@implements(rule, mode=...)`.
 """
 from __future__ import annotations
 
-from typing import Any, Callable
+from collections.abc import Iterator, Mapping
+from typing import Any, Callable, TypeVar
 
 import numba
 import numpy as np
 
 from neurocompile.backends.sim.propagation import PreSortedSynapses
+from neurocompile.backends.sim.stdp_walk import (Arithmetic, WalkKernels,  # noqa: F401
+                                                 _post_window, _push_post_event)
+from neurocompile.backends.sim.stdp_walk import hook as _hook
+from neurocompile.backends.sim.stdp_walk import walk_kernels
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection, STDPRule
 
@@ -46,117 +52,46 @@ MAX_POST_EVENTS = 16
 
 
 # ------------------------------------------------------------------------------------------------
-# Arithmetic-free helpers: transcriptions of post_events.h on index arrays (any trace dtype)
+# Float arithmetic (the `float` mode): exact exp, float64 weights. Decays k = dt/tau;
+# c = (a_plus, a_minus, w_min, w_max). The control flow is stdp_walk.py's.
 # ------------------------------------------------------------------------------------------------
 @numba.njit(cache=True, nogil=True)
-def _post_window(times, j, count_m1, begin, end):  # pragma: no cover - compiled
-    """post_events_get_window_delayed on row j: (first, stop, prev) indices.
-
-    Window events are first..stop-1 (begin < time <= end, oldest first); prev is the newest entry
-    with time <= begin, or 0 (the placeholder) when the walk reached the start of the buffer.
-    """
-    count = count_m1 + 1
-    stop = count
-    i = count
-    first = count
-    while True:
-        if i < count and times[j, i] > end:
-            stop = i
-        first = i
-        i -= 1
-        if not (times[j, i] > begin and i != 0):
-            break
-    return first, stop, i
+def _float_decay(k, dt):  # pragma: no cover - compiled
+    """exp(-dt k), k = dt_ms / tau."""
+    return np.exp(-dt * k)
 
 
-@numba.njit(cache=True, nogil=True)
-def _push_post_event(times, traces, count_m1, j, t, trace):  # pragma: no cover - compiled
-    """post_events_add: append (t, trace) to row j, dropping the oldest real event when full."""
-    width = times.shape[1]
-    c = count_m1[j]
-    if c < width - 1:
-        c += 1
-        count_m1[j] = c
-        times[j, c] = t
-        traces[j, c] = trace
-    else:
-        for e in range(2, width):  # entry 0 is the placeholder at time 0 and stays
-            times[j, e - 1] = times[j, e]
-            traces[j, e - 1] = traces[j, e]
-        times[j, width - 1] = t
-        traces[j, width - 1] = trace
+@_hook
+def _float_trace_spike(trace, f, c):  # pragma: no cover - compiled
+    """timing_add_{pre,post}_spike: decay, add one spike."""
+    return trace * f + 1.0
 
 
-# ------------------------------------------------------------------------------------------------
-# Float arithmetic (the `float` mode): exact exp, float64 weights
-# ------------------------------------------------------------------------------------------------
-@numba.njit(cache=True, nogil=True)
-def _float_post_spikes(t, spiking, times, traces, count_m1, k_minus):  # pragma: no cover
-    """timing_add_post_spike + post_events_add for each spiking post neuron."""
-    for j in spiking:
-        c = count_m1[j]
-        trace = traces[j, c] * np.exp(-(t - times[j, c]) * k_minus) + 1.0
-        _push_post_event(times, traces, count_m1, j, t, trace)
+@_hook
+def _float_identity(w, c):  # pragma: no cover - compiled
+    return w
 
 
-@numba.njit(cache=True, nogil=True)
-def _float_pre_spikes(t, spiking, indptr, post, delay, mag, sign, out,
-                      last_pre_time, pre_trace, times, traces, count_m1,
-                      k_plus, k_minus, a_plus, a_minus, w_min, w_max):  # pragma: no cover
-    """synapse_dynamics_process_plastic_synapses for each spiking pre neuron's row.
-
-    mag is |w| (the rule's state), out the signed value propagation adds (sign * mag).
-    """
-    for s in spiking:
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        # timing_add_pre_spike: the new trace is stored; this spike's updates use the old one.
-        last_pre_time[s] = t
-        pre_trace[s] = last_tr * np.exp(-(t - last_t) * k_plus) + 1.0
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            end = t - d if t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, end)
-            w = mag[k]
-            for e in range(first, stop):  # timing_apply_post_spike, oldest post spike first
-                dt_pot = times[j, e] + d - last_t
-                if dt_pot != 0:  # uint32 on chip: a negative difference reads a 0 from the LUT
-                    inc = a_plus * last_tr * np.exp(-dt_pot * k_plus) if dt_pot > 0 else 0.0
-                    w = min(w + inc, w_max)
-            if stop > first:
-                prev = stop - 1
-            if prev != 0:  # "only if there has been a post spike ever" (prev_time_valid)
-                dt_dep = t - (times[j, prev] + d)  # >= 0 except for t < d; no > 0 test on chip
-                dec = a_minus * traces[j, prev] * np.exp(-dt_dep * k_minus) if dt_dep >= 0 else 0.0
-                w = max(w - dec, w_min)
-            mag[k] = w
-            out[k] = sign[k] * w
+@_hook
+def _float_potentiate(w, dt_pot, last_tr, f, c):  # pragma: no cover - compiled
+    # dt_pot != 0 (the walk's test); uint32 on chip: a negative difference reads a 0 from the LUT
+    inc = c[0] * last_tr * f if dt_pot > 0 else 0.0
+    return min(w + inc, c[3])
 
 
-@numba.njit(cache=True, nogil=True)
-def _float_pending(indptr, post, delay, mag, last_pre_time, pre_trace, times, traces, count_m1,
-                   k_plus, a_plus, w_max):  # pragma: no cover - compiled
-    """|w| after the potentiation every row's next pre spike would apply (no depression)."""
-    w_out = mag.copy()
-    big = np.int64(1) << 62  # "no end": every stored post spike after the window start
-    for s in range(indptr.shape[0] - 1):
-        last_t = last_pre_time[s]
-        last_tr = pre_trace[s]
-        for k in range(indptr[s], indptr[s + 1]):
-            j = post[k]
-            d = delay[k]
-            begin = last_t - d if last_t >= d else 0
-            first, stop, prev = _post_window(times, j, count_m1[j], begin, big)
-            w = w_out[k]
-            for e in range(first, stop):
-                dt_pot = times[j, e] + d - last_t
-                if dt_pot != 0:
-                    inc = a_plus * last_tr * np.exp(-dt_pot * k_plus) if dt_pot > 0 else 0.0
-                    w = min(w + inc, w_max)
-            w_out[k] = w
-    return w_out
+@_hook
+def _float_depress(w, dt_dep, trace, f, c):  # pragma: no cover - compiled
+    dec = c[1] * trace * f if dt_dep >= 0 else 0.0
+    return max(w - dec, c[2])
+
+
+@_hook
+def _signed(sign, w):  # pragma: no cover - compiled
+    return sign * w
+
+
+FLOAT_ARITHMETIC = Arithmetic("float", _float_decay, _float_trace_spike, _float_identity, _float_potentiate,
+                              _float_depress, _float_identity, _signed)
 
 
 # ------------------------------------------------------------------------------------------------
@@ -173,12 +108,20 @@ def synapse_signs(proj: Projection, net: Network) -> np.ndarray:
 class PairSTDP:
     """State of one plastic projection: pre traces per pre neuron, post history per post neuron.
 
-    Subclasses supply the arithmetic (`_on_post`, `_on_pre`, `weights`); the engine calls
-    `step(t, pre_spikes, post_spikes)` every step before it scatters the pre spikes, so the
-    updated values in `syn.weight` are the ones propagated.
+    The engine calls `step(t, pre_spikes, post_spikes)` every step before it scatters the pre
+    spikes, so the updated values in `syn.weight` are the ones propagated. A subclass supplies
+    the arithmetic: `kernels` (stdp_walk.walk_kernels of its `Arithmetic`), and in __init__
+    `self.state` (stored weight per synapse, pre-sorted, updated in place), `self.emit_sign`
+    (per-synapse sign handed to the arithmetic's `emit`) and `self.params` (dec_plus, dec_minus,
+    c: the walk's last three arguments), plus
+    `weights`. It is made available to a mode with `@implements(rule, mode=...)`.
     """
 
     trace_dtype: Any = np.float64
+    kernels: WalkKernels
+    state: np.ndarray
+    emit_sign: np.ndarray
+    params: tuple
 
     def __init__(self, proj: Projection, syn: PreSortedSynapses, net: Network,
                  max_post_events: int = MAX_POST_EVENTS) -> None:
@@ -209,18 +152,121 @@ class PairSTDP:
             self._on_pre(int(t), pre_spikes.astype(np.int64, copy=False))
 
     def _on_post(self, t: int, spiking: np.ndarray) -> None:
-        raise NotImplementedError
+        self.kernels.post_spikes(t, spiking, self.post_times, self.post_traces, self.post_count_m1,
+                                 *self.params)
 
     def _on_pre(self, t: int, spiking: np.ndarray) -> None:
-        raise NotImplementedError
+        s = self.syn
+        self.kernels.pre_spikes(t, spiking, s.indptr, s.post, s.delay, self.state, self.emit_sign,
+                                s.weight, self.last_pre_time, self.pre_trace, self.post_times,
+                                self.post_traces, self.post_count_m1, *self.params)
+
+    def _stored(self, include_pending: bool) -> np.ndarray:
+        """`state` (pre-sorted), or with each row's owed potentiation applied (a new array)."""
+        if not include_pending:
+            return self.state
+        s = self.syn
+        return self.kernels.pending(s.indptr, s.post, s.delay, self.state, self.last_pre_time,
+                                    self.pre_trace, self.post_times, self.post_count_m1, *self.params)
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Current weights in the projection's synapse order and units."""
         raise NotImplementedError
 
 
+# ------------------------------------------------------------------------------------------------
+# Declared implementations: which PairSTDP subclass runs which rule in which mode
+# ------------------------------------------------------------------------------------------------
+#: (rule type, mode name or NumericMode subclass) -> implementation; filled by @implements only.
+_IMPLEMENTATIONS: dict[tuple[type, Any], type] = {}
+
+_P = TypeVar("_P", bound=type)
+
+
+def implements(rule: type, mode: Any) -> Callable[[_P], _P]:
+    """Class decorator: declare the decorated PairSTDP subclass as the implementation of the
+    plasticity rule type `rule` (e.g. `STDPRule`) in the sim backend mode `mode`.
+
+    `mode` is a mode name ("float", "loihi2", ...), which covers every mode object with that
+    `name`, or a mode class, which covers that class and its subclasses and takes precedence
+    over the name (a variant of a mode, e.g. models/ca3's unbounded-history float mode). The
+    class is built as ``cls(proj, syn, net)``. One implementation per (rule, mode).
+    """
+    if not isinstance(rule, type):
+        raise TypeError(f"implements: rule must be a rule class, got {rule!r}")
+    if not isinstance(mode, (str, type)):
+        raise TypeError(f"implements: mode must be a mode name or class, got {mode!r}")
+
+    def declare(cls: _P) -> _P:
+        key = (rule, mode)
+        other = _IMPLEMENTATIONS.get(key)
+        if other is not None and (other.__module__, other.__qualname__) != (cls.__module__, cls.__qualname__):
+            raise ValueError(f"{_mode_label(mode)} already has an implementation of {rule.__name__}: "
+                             f"{other.__module__}.{other.__qualname__}")
+        _IMPLEMENTATIONS[key] = cls  # a reloaded module replaces its own declaration
+        return cls
+
+    return declare
+
+
+def _mode_label(mode: Any) -> str:
+    return f"mode {mode!r}" if isinstance(mode, str) else f"mode class {mode.__qualname__}"
+
+
+def implementation_for(rule: type, mode: Any) -> type | None:
+    """The declared implementation of rule type `rule` for the mode object `mode`, or None.
+
+    Mode classes along type(mode)'s MRO first, then mode.name; rule types along rule's MRO.
+    """
+    rules = rule.__mro__
+    for key in (*type(mode).__mro__, getattr(mode, "name", None)):
+        for r in rules:
+            impl = _IMPLEMENTATIONS.get((r, key))
+            if impl is not None:
+                return impl
+    return None
+
+
+class _ByModeName(Mapping):
+    """Read-only view: mode name -> declared STDPRule implementation (for listing and tests)."""
+
+    def __getitem__(self, name: str) -> type:
+        impl = _IMPLEMENTATIONS.get((STDPRule, name)) if isinstance(name, str) else None
+        if impl is None:
+            raise KeyError(name)
+        return impl
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(sorted(m for r, m in _IMPLEMENTATIONS if r is STDPRule and isinstance(m, str)))
+
+    def __len__(self) -> int:
+        return sum(1 for _ in self)
+
+    def __repr__(self) -> str:
+        return f"PLASTICITY({dict(self)!r})"
+
+
+#: Which mode names have an STDPRule implementation (read-only; declare with @implements).
+PLASTICITY: Mapping[str, type] = _ByModeName()
+
+
+def make_plasticity(proj: Projection, syn: PreSortedSynapses, mode: Any, net: Network) -> PairSTDP:
+    """The plasticity state for a plastic projection in `mode` (ModelError if none is declared)."""
+    rule = type(proj.plasticity)
+    impl = implementation_for(rule, mode)
+    if impl is None:
+        have = sorted({_mode_label(m) for r, m in _IMPLEMENTATIONS if issubclass(rule, r)})
+        raise ModelError(f"projection {proj.name!r} is plastic ({rule.__name__}), but the sim "
+                         f"backend's {mode.name!r} mode has no STDP implementation of "
+                         f"{rule.__name__}; declared (@implements): {', '.join(have) or 'none'}")
+    return impl(proj, syn, net)
+
+
+@implements(STDPRule, mode="float")
 class FloatPairSTDP(PairSTDP):
     """The `float` mode: float64 weights and traces, exact exponentials (no LUT cut-off)."""
+
+    kernels = walk_kernels(FLOAT_ARITHMETIC)
 
     def __init__(self, proj: Projection, syn: PreSortedSynapses, net: Network,
                  max_post_events: int = MAX_POST_EVENTS) -> None:
@@ -229,18 +275,10 @@ class FloatPairSTDP(PairSTDP):
         self.k_plus, self.k_minus = self.dt_ms / r.tau_plus, self.dt_ms / r.tau_minus
         if syn.weight.dtype != np.float64:
             raise ModelError(f"projection {proj.name!r}: float STDP needs float64 synapse values")
-        self.mag = np.abs(syn.weight).astype(np.float64)
-
-    def _on_post(self, t: int, spiking: np.ndarray) -> None:
-        _float_post_spikes(t, spiking, self.post_times, self.post_traces, self.post_count_m1,
-                           self.k_minus)
-
-    def _on_pre(self, t: int, spiking: np.ndarray) -> None:
-        r, s = self.rule, self.syn
-        _float_pre_spikes(t, spiking, s.indptr, s.post, s.delay, self.mag, self.sign, s.weight,
-                          self.last_pre_time, self.pre_trace, self.post_times, self.post_traces,
-                          self.post_count_m1, self.k_plus, self.k_minus, float(r.a_plus),
-                          float(r.a_minus), float(r.w_min), float(r.w_max))
+        self.mag = self.state = np.abs(syn.weight).astype(np.float64)
+        self.emit_sign = self.sign
+        self.params = (float(self.k_plus), float(self.k_minus),
+                       (float(r.a_plus), float(r.a_minus), float(r.w_min), float(r.w_max)))
 
     def weights(self, include_pending: bool = False) -> np.ndarray:
         """Signed weights in projection order.
@@ -249,33 +287,11 @@ class FloatPairSTDP(PairSTDP):
         run. include_pending=True also applies the potentiation each row's next pre spike would
         apply first (post spikes after its last pre spike, still in the 15-entry history).
         """
-        mag = self.mag
-        if include_pending:
-            s, r = self.syn, self.rule
-            mag = _float_pending(s.indptr, s.post, s.delay, self.mag, self.last_pre_time,
-                                 self.pre_trace, self.post_times, self.post_traces,
-                                 self.post_count_m1, self.k_plus, float(r.a_plus), float(r.w_max))
+        mag = self._stored(include_pending)
         out = np.empty_like(mag)
         out[self.syn.order] = self.sign * mag
         return out
 
 
-#: Plasticity implementation per numeric mode name; a mode may instead define
-#: `make_plasticity(proj, syn, net) -> PairSTDP`.
-PLASTICITY: dict[str, Callable[[Projection, PreSortedSynapses, Network], PairSTDP]] = {
-    "float": FloatPairSTDP,
-}
-
-
-def make_plasticity(proj: Projection, syn: PreSortedSynapses, mode: Any, net: Network) -> PairSTDP:
-    """The plasticity state for a plastic projection in `mode` (raises if the mode has none)."""
-    factory = getattr(mode, "make_plasticity", None) or PLASTICITY.get(mode.name)
-    if factory is None:
-        raise ModelError(f"projection {proj.name!r} is plastic (STDP), but the sim backend's "
-                         f"{mode.name!r} mode has no STDP yet; modes with STDP: "
-                         f"{', '.join(sorted(PLASTICITY))}")
-    return factory(proj, syn, net)
-
-
-__all__ = ["MAX_POST_EVENTS", "PLASTICITY", "FloatPairSTDP", "PairSTDP", "make_plasticity",
-           "synapse_signs"]
+__all__ = ["MAX_POST_EVENTS", "PLASTICITY", "FloatPairSTDP", "PairSTDP", "implementation_for",
+           "implements", "make_plasticity", "synapse_signs"]

@@ -28,7 +28,8 @@ from typing import Any, Callable, Sequence
 import numpy as np
 
 from neurocompile.backends.sim.float_mode import FloatMode
-from neurocompile.backends.sim.stdp import FloatPairSTDP
+from neurocompile.backends.sim.stdp import FloatPairSTDP, implements
+from neurocompile.ir.network import STDPRule
 from neurocompile.models.ca3 import protocol as P
 from neurocompile.models.ca3.network import build_ca3, preset_memory
 
@@ -103,8 +104,11 @@ def run_both(sched: P.Schedule, modes: Sequence[str] = ("float", "loihi2")) -> d
 class UnboundedHistoryFloatMode(FloatMode):
     """The float mode with STDP that remembers every post spike (sPyNNaker keeps the last 15)."""
 
-    def make_plasticity(self, proj, syn, net):
-        return FloatPairSTDP(proj, syn, net, max_post_events=1_000_000)
+
+@implements(STDPRule, mode=UnboundedHistoryFloatMode)
+class UnboundedHistoryFloatSTDP(FloatPairSTDP):
+    def __init__(self, proj, syn, net):
+        super().__init__(proj, syn, net, max_post_events=1_000_000)
 
 
 def _lat(run: P.ProtocolRun) -> str:
