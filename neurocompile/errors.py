@@ -50,9 +50,13 @@ def shorten(value: object, limit: int = 80) -> str:
 
 def _too_big(value: object, limit: int) -> bool:
     """True when a container holds more than `limit` scalars in total (iterative, stops early)."""
-    todo, seen = [value], 0
+    todo, seen, ids = [value], 0, set()
     while todo:
         v = todo.pop()
+        if isinstance(v, (dict, list, tuple, set)):
+            if id(v) in ids:  # a recursive structure (YAML aliases can build one)
+                continue
+            ids.add(id(v))
         seen += 1
         if seen > limit:
             return True
