@@ -405,8 +405,9 @@ class _BoundedLoader(yaml.SafeLoader):
 
 
 def _yaml_load(text: str, path: Path) -> Any:
-    loader = _BoundedLoader(text)
+    loader = None
     try:
+        loader = _BoundedLoader(text)  # the reader already rejects control characters here
         return loader.get_single_data()
     except BoardError as e:
         raise BoardError(f"{path}: {e}") from None
@@ -419,7 +420,8 @@ def _yaml_load(text: str, path: Path) -> Any:
     except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp with month 13
         raise BoardError(f"{path}: not valid YAML ({clip(e)})") from None
     finally:
-        loader.dispose()
+        if loader is not None:
+            loader.dispose()
 
 
 def load_board_file(path: str | Path) -> Board:

@@ -13,6 +13,7 @@ import json
 import math
 import os
 import struct
+import tokenize
 import warnings
 import zipfile
 import zlib
@@ -156,7 +157,8 @@ def _load_npy(data: bytes, member: str, where: str) -> np.ndarray:
             shape, fortran, dtype = np.lib.format.read_array_header_2_0(fh)
         else:
             raise ValueError(f"unsupported .npy version {version}")
-    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, MemoryError) as e:
+    except (ValueError, OSError, EOFError, SyntaxError, TypeError, OverflowError, KeyError,
+            tokenize.TokenError) as e:  # numpy parses the header with tokenize/ast
         raise FileFormatError(f"{where}: array {shorten(member)} is corrupt ({clip(e)})") from None
     if dtype.hasobject:
         raise FileFormatError(f"{where}: array {shorten(member)} holds Python objects (dtype {dtype}); "

@@ -105,6 +105,8 @@ def _validate_spike_array(owner: str, pop: Population) -> None:
     if indptr.dtype.kind not in "iu" or steps.dtype.kind not in "iu":
         raise ModelError(f"{owner}: spike_indptr and spike_steps must be integer arrays, got "
                          f"{indptr.dtype} and {steps.dtype}")
+    if steps.ndim != 1:
+        raise ModelError(f"{owner}: spike_steps must be a 1-D array, got shape {steps.shape}")
     if indptr.shape != (pop.size + 1,) or indptr[0] != 0 or np.any(np.diff(indptr) < 0) \
             or indptr[-1] != steps.shape[0]:
         raise ModelError(f"{owner}: spike_indptr must be a non-decreasing array of length "
