@@ -100,19 +100,13 @@ NIR_NODE_TYPES = tuple(getattr(nir.ir, "__all_ir", SUPPORTED_NODE_TYPES))
 def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
     """What `nir.read(path, type_check=False)` returns, but every problem is a FileFormatError
     naming the node: declared dataset sizes and nesting are checked before reading, node types
-    before nir builds them (nir itself fails with a bare AssertionError on an unknown type)."""
-    import h5py
+    before nir builds them (nir itself fails with a bare AssertionError on an unknown type).
 
+    The HDF5 library is not hardened against corrupt files: one flipped byte in a string heap
+    makes it loop forever (and others crash it). So the raw HDF5 data is read in a child process
+    that is killed after NIR_READ_TIMEOUT_S seconds; a hang or a crash there is an error here."""
     path = Path(path)
-    try:
-        with h5py.File(path, "r") as f:
-            if not isinstance(f.get("node"), h5py.Group):
-                raise FileFormatError(f"{path}: not a NIR file (no 'node' group)")
-            data = _hdf_group(f["node"], path, [0, 0], 1)
-    except FileFormatError:
-        raise
-    except _H5_ERRORS as e:
-        raise FileFormatError(f"{path}: cannot read NIR file ({type(e).__name__}: {clip(e)})") from None
+    data = _read_hdf_isolated(path)
     if "type_check" in data:
         raise FileFormatError(f"{path}: NIR graph has a reserved 'type_check' entry")
     _check_nir_nodes(data, path, "")
@@ -121,6 +115,62 @@ def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
         return nir.dict2NIRNode(data)
     except (AssertionError, *_H5_ERRORS) as e:
         raise FileFormatError(f"{path}: cannot build the NIR graph ({type(e).__name__}: {clip(e)})") from None
+
+
+NIR_READ_TIMEOUT_S = 60.0  # reading a NIR file's HDF5 data; far above what 2 GiB take from disk
+
+
+def _read_hdf_isolated(path: Path) -> dict[str, Any]:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_read_hdf_child, args=(str(path), sender), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        if not receiver.poll(NIR_READ_TIMEOUT_S):
+            raise FileFormatError(f"{path}: reading the HDF5 data did not finish within "
+                                  f"{NIR_READ_TIMEOUT_S:g} s (a corrupt file can make the HDF5 library loop)")
+        try:
+            kind, payload = receiver.recv()
+        except (EOFError, OSError):
+            proc.join(5)
+            raise FileFormatError(f"{path}: the HDF5 library crashed reading the file (exit code "
+                                  f"{proc.exitcode}); the file is corrupt") from None
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+    if kind == "error":
+        raise FileFormatError(payload)
+    return payload
+
+
+def _read_hdf_child(path: str, sender: Any) -> None:
+    """In the child: read the file and send ("ok", data) or ("error", message)."""
+    try:
+        sender.send(("ok", _read_hdf(Path(path))))
+    except FileFormatError as e:
+        sender.send(("error", str(e)))
+    finally:
+        sender.close()
+
+
+def _read_hdf(path: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if not isinstance(f.get("node"), h5py.Group):
+                raise FileFormatError(f"{path}: not a NIR file (no 'node' group)")
+            return _hdf_group(f["node"], path, [0, 0], 1)
+    except FileFormatError:
+        raise
+    except _H5_ERRORS as e:
+        raise FileFormatError(f"{path}: cannot read NIR file ({type(e).__name__}: {clip(e)})") from None
 
 
 def _hdf_group(group: Any, path: Path, count: list[int], depth: int) -> dict[str, Any]:

@@ -259,3 +259,28 @@ def test_long_values_are_truncated_in_messages(tmp_path):
     with pytest.raises(ModelError) as e:
         validate_network(net)
     assert len(str(e.value)) < 300 and "..." in str(e.value)
+
+
+def _hang(path):
+    time.sleep(600)
+
+
+def _crash(path):
+    import os
+    os._exit(139)  # dies without a word, as a segfault in libhdf5 would (quietly: no core dump)
+
+
+@pytest.mark.parametrize("reader, fragment", [(_hang, "did not finish within 2 s"),
+                                              (_crash, "the HDF5 library crashed reading the file")],
+                         ids=["hang", "crash"])
+def test_nir_hdf5_library_hang_or_crash_is_an_error(tmp_path, monkeypatch, reader, fragment):
+    """Fuzzing found a one-byte change in a string heap that makes libhdf5 loop forever; the raw
+    read runs in a child process, so a hang or a crash there is one clean error here."""
+    import neurocompile.nir_import as nir_import
+    p = write_nir(tmp_path / "g.nir")
+    monkeypatch.setattr(nir_import, "NIR_READ_TIMEOUT_S", 2.0)
+    monkeypatch.setattr(nir_import, "_read_hdf", reader)
+    t0 = time.perf_counter()
+    with pytest.raises(FileFormatError, match=fragment):
+        nir_import.load_nir(p)
+    assert time.perf_counter() - t0 < 10

@@ -33,6 +33,7 @@ from loader_mutations import HW_CONFIGS, npy_bytes, read_ncnet, small_nir_graph,
 from neurocompile.boards import load_board_file
 from neurocompile.errors import NeurocompileError
 from neurocompile.ir import load_network, validate_network
+from neurocompile import nir_import
 from neurocompile.nir_import import load_nir
 from neurocompile.report.build import read_report
 from neurocompile.report.text import render_report
@@ -41,10 +42,18 @@ from neurocompile.report.text import render_report
 FUZZ = settings(max_examples=int(os.environ.get("NEUROCOMPILE_FUZZ_EXAMPLES", 500)), deadline=None, suppress_health_check=[HealthCheck.too_slow])
 CLI_FUZZ = settings(max_examples=20, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 
-WORK = Path(tempfile.mkdtemp(prefix="nc-fuzz-"))  # one directory for the module; examples overwrite
+WORK = Path(tempfile.mkdtemp(prefix="nc-fuzz-"))
+_DEFAULT_NIR_TIMEOUT = nir_import.NIR_READ_TIMEOUT_S  # one directory for the module; examples overwrite
+
+
+def setup_module() -> None:
+    # A corrupt HDF5 file can make libhdf5 loop; the reader then gives up after this long. The
+    # default (60 s) is for real files; the examples here are 40 kB.
+    nir_import.NIR_READ_TIMEOUT_S = 5.0
 
 
 def teardown_module() -> None:
+    nir_import.NIR_READ_TIMEOUT_S = _DEFAULT_NIR_TIMEOUT
     shutil.rmtree(WORK, ignore_errors=True)
 
 
