@@ -254,11 +254,11 @@ class _Fields:
 
     def get(self, key: str, types: type | tuple[type, ...], expected: str, default: Any = ...) -> Any:
         v = self.d.get(key, default)
-        if v is ... or isinstance(v, bool) != (bool in (types if isinstance(types, tuple) else (types,))) \
-                or not isinstance(v, types):
-            if v is None and default is None:
-                return None
-            raise self.fail(key, expected, v)
+        if v is None and default is None:
+            return None
+        wants_bool = bool in (types if isinstance(types, tuple) else (types,))
+        if v is ... or not isinstance(v, types) or (isinstance(v, bool) and not wants_bool):
+            raise self.fail(key, expected, v)  # true is an int to Python, not a size or a seed
         return v
 
     def name(self, key: str = "name") -> str:
