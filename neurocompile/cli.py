@@ -329,10 +329,7 @@ def report(directory: Path, as_json: bool) -> None:
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
-    try:
-        render_report(rep, out)
-    except (KeyError, TypeError) as e:
-        raise UserFacingError(f"{directory}: report is missing field {e}") from None
+    render_report(rep, out)  # read_report checked every field it prints
     if compiled is not None:
         render_slices(compiled, out)
 

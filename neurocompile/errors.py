@@ -32,3 +32,43 @@ class PluginError(NeurocompileError):
 
 class FileFormatError(ModelError):
     """A saved network file is unreadable, truncated or of an unsupported version."""
+
+
+def shorten(value: object, limit: int = 80) -> str:
+    """repr(value) cut to `limit` characters: messages name an offending value but never format a
+    whole (possibly huge or deeply nested) one. Cheap even for a billion-element structure: the
+    repr of containers is built only for small ones."""
+    if isinstance(value, (dict, list, tuple, set)) and _too_big(value, limit):
+        return f"<{type(value).__name__} of {len(value)} items>"
+    try:
+        text = repr(value)
+    except Exception:  # noqa: BLE001 - a broken __repr__ must not hide the real error
+        text = f"<{type(value).__name__}>"
+    text = text.replace("\n", "\\n").replace("\r", "\\r")
+    return text if len(text) <= limit else text[:limit - 3] + "..."
+
+
+def _too_big(value: object, limit: int) -> bool:
+    """True when a container holds more than `limit` scalars in total (iterative, stops early)."""
+    todo, seen, ids = [value], 0, set()
+    while todo:
+        v = todo.pop()
+        if isinstance(v, (dict, list, tuple, set)):
+            if id(v) in ids:  # a recursive structure (YAML aliases can build one)
+                continue
+            ids.add(id(v))
+        seen += 1
+        if seen > limit:
+            return True
+        if isinstance(v, dict):
+            todo.extend(v.keys())
+            todo.extend(v.values())
+        elif isinstance(v, (list, tuple, set)):
+            todo.extend(v)
+    return False
+
+
+def clip(text: str, limit: int = 120) -> str:
+    """Free text (e.g. a library's exception message) as one line of at most `limit` characters."""
+    text = " ".join(str(text).split())
+    return text if len(text) <= limit else text[:limit - 3] + "..."

@@ -48,8 +48,8 @@ import scipy.sparse as sp
 
 import nir
 
-from neurocompile.errors import FileFormatError, ModelError
-from neurocompile.ir.network import Network, Population, Projection, STDPRule
+from neurocompile.errors import FileFormatError, ModelError, clip, shorten
+from neurocompile.ir.network import MAX_NEURONS, Network, Population, Projection, STDPRule
 from neurocompile.ir.validate import validate_network
 from neurocompile.outdir import atomic_path
 
@@ -85,11 +85,142 @@ def load_nir(path: str | os.PathLike[str], dt_ms: float | None = None, name: str
     path = Path(path)
     if not path.is_file():
         raise FileFormatError(f"NIR file {str(path)!r} does not exist")
+    return from_nir(read_nir_file(path), dt_ms=dt_ms, name=name, **options)
+
+
+# Reader limits (docs/nir.md, "Limits"), checked before the data is read into memory.
+MAX_NIR_ITEMS = 100_000            # HDF5 groups and datasets in one file
+MAX_NIR_DEPTH = 32                 # nesting of HDF5 groups (subgraphs in subgraphs...)
+MAX_NIR_DECLARED_BYTES = 2**31     # sum of the sizes the datasets declare (a flipped shape asks for TBs)
+_H5_ERRORS = (OSError, KeyError, ValueError, TypeError, RuntimeError, IndexError, AttributeError,
+              OverflowError, UnicodeDecodeError, SystemError)
+NIR_NODE_TYPES = tuple(getattr(nir.ir, "__all_ir", SUPPORTED_NODE_TYPES))
+
+
+def read_nir_file(path: str | os.PathLike[str]) -> nir.NIRGraph:
+    """What `nir.read(path, type_check=False)` returns, but every problem is a FileFormatError
+    naming the node: declared dataset sizes and nesting are checked before reading, node types
+    before nir builds them (nir itself fails with a bare AssertionError on an unknown type).
+
+    The HDF5 library is not hardened against corrupt files: one flipped byte in a string heap
+    makes it loop forever (and others crash it). So the raw HDF5 data is read in a child process
+    that is killed after NIR_READ_TIMEOUT_S seconds; a hang or a crash there is an error here."""
+    path = Path(path)
+    data = _read_hdf_isolated(path)
+    if "type_check" in data:
+        raise FileFormatError(f"{path}: NIR graph has a reserved 'type_check' entry")
+    _check_nir_nodes(data, path, "")
+    data["type_check"] = False
     try:
-        graph = nir.read(path, type_check=False)
-    except (OSError, KeyError, ValueError, AssertionError, TypeError) as e:
-        raise FileFormatError(f"{path}: cannot read NIR file ({type(e).__name__}: {e})") from None
-    return from_nir(graph, dt_ms=dt_ms, name=name, **options)
+        return nir.dict2NIRNode(data)
+    except (AssertionError, *_H5_ERRORS) as e:
+        raise FileFormatError(f"{path}: cannot build the NIR graph ({type(e).__name__}: {clip(e)})") from None
+
+
+NIR_READ_TIMEOUT_S = 60.0  # reading a NIR file's HDF5 data; far above what 2 GiB take from disk
+
+
+def _read_hdf_isolated(path: Path) -> dict[str, Any]:
+    import multiprocessing
+
+    methods = multiprocessing.get_all_start_methods()
+    ctx = multiprocessing.get_context("fork" if "fork" in methods else "spawn")
+    receiver, sender = ctx.Pipe(duplex=False)
+    proc = ctx.Process(target=_read_hdf_child, args=(str(path), sender), daemon=True)
+    proc.start()
+    sender.close()
+    try:
+        if not receiver.poll(NIR_READ_TIMEOUT_S):
+            raise FileFormatError(f"{path}: reading the HDF5 data did not finish within "
+                                  f"{NIR_READ_TIMEOUT_S:g} s (a corrupt file can make the HDF5 library loop)")
+        try:
+            kind, payload = receiver.recv()
+        except (EOFError, OSError):
+            proc.join(5)
+            raise FileFormatError(f"{path}: the HDF5 library crashed reading the file (exit code "
+                                  f"{proc.exitcode}); the file is corrupt") from None
+    finally:
+        receiver.close()
+        if proc.is_alive():
+            proc.kill()
+        proc.join(5)
+    if kind == "error":
+        raise FileFormatError(payload)
+    return payload
+
+
+def _read_hdf_child(path: str, sender: Any) -> None:
+    """In the child: read the file and send ("ok", data) or ("error", message)."""
+    try:
+        sender.send(("ok", _read_hdf(Path(path))))
+    except FileFormatError as e:
+        sender.send(("error", str(e)))
+    finally:
+        sender.close()
+
+
+def _read_hdf(path: Path) -> dict[str, Any]:
+    import h5py
+
+    try:
+        with h5py.File(path, "r") as f:
+            if not isinstance(f.get("node"), h5py.Group):
+                raise FileFormatError(f"{path}: not a NIR file (no 'node' group)")
+            return _hdf_group(f["node"], path, [0, 0], 1)
+    except FileFormatError:
+        raise
+    except _H5_ERRORS as e:
+        raise FileFormatError(f"{path}: cannot read NIR file ({type(e).__name__}: {clip(e)})") from None
+
+
+def _hdf_group(group: Any, path: Path, count: list[int], depth: int) -> dict[str, Any]:
+    """nir.serialization.hdf2dict with limits; count = [items, declared bytes]."""
+    import h5py
+
+    if depth > MAX_NIR_DEPTH:
+        raise FileFormatError(f"{path}: NIR groups nest deeper than {MAX_NIR_DEPTH} levels (at {clip(group.name, 80)})")
+    out: dict[str, Any] = {}
+    for key, item in group.items():
+        count[0] += 1
+        if count[0] > MAX_NIR_ITEMS:
+            raise FileFormatError(f"{path}: more than {MAX_NIR_ITEMS:,} HDF5 groups and datasets")
+        key = key.decode("utf8") if isinstance(key, bytes) else key
+        if isinstance(item, h5py.Group):
+            out[key] = _hdf_group(item, path, count, depth + 1)
+        elif isinstance(item, h5py.Dataset):
+            count[1] += int(item.size or 0) * int(item.dtype.itemsize)
+            if count[1] > MAX_NIR_DECLARED_BYTES:
+                raise FileFormatError(f"{path}: dataset {clip(item.name, 80)} declares shape {shorten(item.shape)}; "
+                                      f"the datasets of a NIR file may hold at most {MAX_NIR_DECLARED_BYTES:,} bytes")
+            value = item[()]
+            out[key] = value.decode("utf8") if isinstance(value, bytes) else value
+    return out
+
+
+def _check_nir_nodes(graph: dict[str, Any], path: Path, prefix: str) -> None:
+    """Every node of a (sub)graph dict has a known NIR type and nir can build it; errors name it."""
+    what = f"NIR graph {prefix[:-1]!r}" if prefix else "NIR graph"
+    if graph.get("type") != "NIRGraph":
+        raise FileFormatError(f"{path}: {what} has type {shorten(graph.get('type'))}, expected 'NIRGraph'")
+    nodes = graph.get("nodes")
+    if not isinstance(nodes, dict) or "edges" not in graph:
+        raise FileFormatError(f"{path}: {what} needs 'nodes' and 'edges'")
+    for nm, node in nodes.items():
+        full = prefix + str(nm)
+        if not isinstance(node, dict) or not isinstance(node.get("type"), str):
+            raise FileFormatError(f"{path}: NIR node {clip(full, 80)!r} has no type")
+        kind = node["type"]
+        if kind not in NIR_NODE_TYPES:
+            raise FileFormatError(f"{path}: NIR node {clip(full, 80)!r} has unknown type {shorten(kind)}; "
+                                  f"NIR types: {', '.join(NIR_NODE_TYPES)}")
+        if kind == "NIRGraph":
+            _check_nir_nodes(node, path, full + ".")
+            continue
+        try:
+            nir.dict2NIRNode(dict(node))
+        except (AssertionError, *_H5_ERRORS) as e:
+            raise FileFormatError(f"{path}: NIR {kind} node {clip(full, 80)!r} is malformed "
+                                  f"({type(e).__name__}: {clip(e)})") from None
 
 
 def from_nir(graph: nir.NIRGraph, dt_ms: float | None = None, name: str | None = None, *,
@@ -154,10 +285,20 @@ def _nc_meta(node: Any) -> dict[str, Any]:
 def _size_of_shape(shape: Any, what: str) -> int:
     if shape is None:
         raise ModelError(f"{what} has no shape")
-    arr = np.asarray(shape).ravel()
-    if arr.size and (np.any(arr < 0) or np.any(arr != np.round(arr))):
-        raise ModelError(f"{what}: invalid shape {arr.tolist()}")
-    return int(np.prod(arr.astype(np.int64))) if arr.size else 1
+    try:
+        arr = np.asarray(shape).ravel()
+    except ValueError:
+        arr = np.asarray(["?"])
+    if arr.size and (arr.dtype.kind not in "iuf" or not np.all(np.isfinite(arr)) or np.any(arr < 0)
+                     or np.any(arr != np.round(arr))):
+        raise ModelError(f"{what}: invalid shape {shorten(shape)}")
+    size = 1
+    for d in arr:
+        size *= int(d)
+        if size > MAX_NEURONS:
+            raise ModelError(f"{what}: shape {shorten(arr.tolist())} has more than {MAX_NEURONS:,} "
+                             f"elements (the limit for a population)")
+    return size
 
 
 def _shape_list(shape: Any) -> list[int]:
@@ -380,16 +521,16 @@ class _Importer:
             pop = net.add_population(pname, size, "poisson", params, record)
             pop.annotations.update(annotations)
             return
+        # Spike times neurocompile exported (CSR: neuron i spikes at steps[indptr[i]:indptr[i+1]]);
+        # validation checks them. Otherwise a silent source: no per-neuron Python objects.
+        indptr, steps = np.zeros(size + 1, dtype=np.int64), np.zeros(0, dtype=np.int64)
         if "p.spike_indptr" in meta and "p.spike_steps" in meta:
-            indptr = np.asarray(meta["p.spike_indptr"], dtype=np.int64)
-            steps = np.asarray(meta["p.spike_steps"], dtype=np.int64)
-            if indptr.shape == (size + 1,):
-                spikes = [steps[indptr[i]:indptr[i + 1]] for i in range(size)]
-            else:
-                spikes = [[] for _ in range(size)]
-        else:
-            spikes = [[] for _ in range(size)]
-        pop = net.add_spike_source(pname, spikes, record)
+            got_ptr, got_steps = np.asarray(meta["p.spike_indptr"]), np.asarray(meta["p.spike_steps"])
+            if got_ptr.shape == (size + 1,) and got_ptr.dtype.kind in "iu" and got_steps.dtype.kind in "iu" \
+                    and got_steps.ndim == 1:
+                indptr, steps = got_ptr.astype(np.int64), got_steps.astype(np.int64)
+        pop = net.add_population(pname, size, "spike_array",
+                                 {"spike_indptr": indptr, "spike_steps": steps}, record)
         pop.annotations.update(annotations)
 
     def _arr(self, nm: str, node: Any, attr: str, size: int | None = None) -> np.ndarray:

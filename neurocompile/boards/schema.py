@@ -11,15 +11,23 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Callable
 
+import math
+
 import yaml
 
-from neurocompile.errors import BoardError
+from neurocompile.errors import BoardError, clip, shorten
 
 SCHEMA_VERSION = 1
 TOP_LEVEL_FIELDS = ("schema_version", "name", "family", "description", "topology", "cores_per_chip", "chip_limits",
                     "core_limits", "number_format", "delays", "timestep_ms", "energy", "mapping", "notes")
 FAMILIES = ("spinnaker", "loihi1", "loihi2")
 TOPOLOGIES = ("hexagonal", "mesh", "single")
+
+# Reader limits (docs/boards.md, "Limits"), checked before anything of that size is built.
+MAX_BOARD_FILE_BYTES = 2**20      # the bundled files are a few kB
+MAX_YAML_NODES = 100_000          # YAML nodes after expanding aliases (stops billion-laughs files)
+MAX_GRID_SIDE = 256               # SpiNNaker's chip coordinates are 8 bits; Loihi systems are smaller
+MAX_BOARD_INT = 2**48             # any integer field (limits in bytes included)
 
 # Resource names passes understand. Per core / per chip limits may use any subset.
 CORE_RESOURCES = {
@@ -148,7 +156,7 @@ class _Reader:
         self.source = source
 
     def fail(self, where: str, expected: str, got: Any) -> BoardError:
-        return BoardError(f"{self.source}: field '{where}': expected {expected}, got {got!r}")
+        return BoardError(f"{self.source}: field '{clip(where, 80)}': expected {expected}, got {shorten(got)}")
 
     def section(self, d: dict[str, Any], key: str, where: str) -> dict[str, Any]:
         v = d.get(key)
@@ -165,12 +173,18 @@ class _Reader:
         raw = d[key]
         if isinstance(raw, bool) != (conv is bool):  # bool("no") is True; 1 is not a boolean
             raise self.fail(f"{where}{key}", expected, raw)
+        if conv is int and not isinstance(raw, (int, float)):
+            raise self.fail(f"{where}{key}", expected, raw)  # int("12") would pass a string
+        if conv is int and isinstance(raw, float) and not (math.isfinite(raw) and raw == int(raw)):
+            raise self.fail(f"{where}{key}", expected, raw)  # .inf, .nan, 2.5
+        if conv is str and not isinstance(raw, str):
+            raise self.fail(f"{where}{key}", expected, raw)
         try:
             v = conv(raw)
-        except (TypeError, ValueError):
+        except (TypeError, ValueError, OverflowError):
             raise self.fail(f"{where}{key}", expected, raw) from None
-        if conv is int and isinstance(raw, float) and raw != int(raw):
-            raise self.fail(f"{where}{key}", expected, raw)
+        if conv is int and abs(v) > MAX_BOARD_INT:
+            raise self.fail(f"{where}{key}", f"{expected} of at most 2**48", raw)
         if not check(v):
             raise self.fail(f"{where}{key}", expected, raw)
         return v
@@ -189,8 +203,8 @@ def _no_unknown(r: _Reader, d: dict[str, Any], allowed: tuple[str, ...], where: 
 
 
 def _coords(r: _Reader, raw: Any, where: str, width: int, height: int) -> tuple[tuple[int, int], ...]:
-    if not isinstance(raw, list):
-        raise r.fail(where, "a list of [x, y] pairs", raw)
+    if not isinstance(raw, list) or len(raw) > width * height:
+        raise r.fail(where, f"a list of at most {width * height} [x, y] pairs", raw)
     out = []
     for i, c in enumerate(raw):
         if (not isinstance(c, list) or len(c) != 2 or not all(isinstance(v, int) and not isinstance(v, bool) for v in c)
@@ -207,8 +221,8 @@ def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
     w = "topology."
     _no_unknown(r, t, ("kind", "width", "height", "wrap", "chips", "chip_columns", "ethernet_chips"), w)
     kind = r.get(t, "kind", w, str, f"one of {list(TOPOLOGIES)}", lambda v: v in TOPOLOGIES)
-    width = r.pos_int(t, "width", w)
-    height = r.pos_int(t, "height", w)
+    width = r.get(t, "width", w, int, f"a positive integer <= {MAX_GRID_SIDE}", lambda v: 0 < v <= MAX_GRID_SIDE)
+    height = r.get(t, "height", w, int, f"a positive integer <= {MAX_GRID_SIDE}", lambda v: 0 < v <= MAX_GRID_SIDE)
     wrap = r.get(t, "wrap", w, bool, "true or false", default=False)
     if "chips" in t:
         chips = _coords(r, t["chips"], w + "chips", width, height)
@@ -237,9 +251,9 @@ def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
 
 def _read_limits(r: _Reader, d: dict[str, Any], key: str, known: dict[str, str]) -> dict[str, int]:
     sec = r.section(d, key, "")
-    unknown = set(sec) - set(known)
+    unknown = sorted(str(k) for k in set(sec) - set(known))
     if unknown:
-        raise r.fail(f"{key}.{sorted(unknown)[0]}", f"one of {sorted(known)}", sorted(unknown)[0])
+        raise r.fail(f"{key}.{unknown[0]}", f"one of {sorted(known)}", unknown[0])
     return {k: r.pos_int(sec, k, f"{key}.") for k in sec}
 
 
@@ -339,11 +353,11 @@ def parse_board(data: Any, source: str) -> Board:
                      chip["ethernet_chip_cores"])
     ts = data.get("timestep_ms", [])
     if not isinstance(ts, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                           and v > 0 for v in ts):
-        raise r.fail("timestep_ms", "a list of positive numbers", ts)
+                                           and 0 < v < math.inf for v in ts):
+        raise r.fail("timestep_ms", "a list of positive finite numbers", ts)
     energy = data.get("energy", {}) or {}
-    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool) and v >= 0
-                                               for v in energy.values()):
+    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
+                                               and 0 <= v < math.inf for v in energy.values()):
         raise r.fail("energy", "a mapping of event name to non-negative joules", energy)
     notes = data.get("notes", []) or []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
@@ -366,22 +380,68 @@ def parse_board(data: Any, source: str) -> Board:
     )
 
 
-def load_board_file(path: str | Path) -> Board:
-    path = Path(path)
+class _BoundedLoader(yaml.SafeLoader):
+    """yaml.SafeLoader that counts nodes as if every alias were expanded and stops at
+    MAX_YAML_NODES: aliases share objects, but later code (checks, messages) walks them."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._weight: dict[int, int] = {}
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        node = super().compose_node(parent, index)
+        if id(node) not in self._weight:
+            if isinstance(node, yaml.MappingNode):
+                w = 1 + sum(self._weight.get(id(k), 1) + self._weight.get(id(v), 1) for k, v in node.value)
+            elif isinstance(node, yaml.SequenceNode):
+                w = 1 + sum(self._weight.get(id(v), 1) for v in node.value)
+            else:
+                w = 1
+            if w > MAX_YAML_NODES:
+                raise BoardError(f"more than {MAX_YAML_NODES:,} YAML nodes once aliases are expanded "
+                                 f"(at line {node.start_mark.line + 1})")
+            self._weight[id(node)] = w
+        return node
+
+
+def _yaml_load(text: str, path: Path) -> Any:
+    loader = None
     try:
-        text = path.read_text()
-    except OSError as e:
-        raise BoardError(f"board file {str(path)!r} cannot be read ({e.strerror})") from None
-    except UnicodeDecodeError as e:
-        raise BoardError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
-    try:
-        data = yaml.safe_load(text)
+        loader = _BoundedLoader(text)  # the reader already rejects control characters here
+        return loader.get_single_data()
+    except BoardError as e:
+        raise BoardError(f"{path}: {e}") from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         loc = f" at line {mark.line + 1}" if mark else ""
-        raise BoardError(f"{path}: not valid YAML{loc} ({getattr(e, 'problem', e)})") from None
+        raise BoardError(f"{path}: not valid YAML{loc} ({clip(getattr(e, 'problem', None) or e)})") from None
+    except RecursionError:
+        raise BoardError(f"{path}: not valid YAML (nested too deeply)") from None
+    except (ValueError, TypeError, OverflowError) as e:  # e.g. a timestamp with month 13
+        raise BoardError(f"{path}: not valid YAML ({clip(e)})") from None
+    finally:
+        if loader is not None:
+            loader.dispose()
+
+
+def load_board_file(path: str | Path) -> Board:
+    path = Path(path)
+    try:
+        if path.exists() and not path.is_file():  # /dev/zero or a FIFO would be read forever
+            raise BoardError(f"board file {str(path)!r} cannot be read (not a regular file)")
+        with open(path, "rb") as fh:
+            raw = fh.read(MAX_BOARD_FILE_BYTES + 1)
+    except OSError as e:
+        raise BoardError(f"board file {str(path)!r} cannot be read ({e.strerror})") from None
+    if len(raw) > MAX_BOARD_FILE_BYTES:
+        raise BoardError(f"board file {str(path)!r} is larger than the {MAX_BOARD_FILE_BYTES:,} byte limit")
+    try:
+        text = raw.decode("utf-8")
+    except UnicodeDecodeError as e:
+        raise BoardError(f"{path}: not a UTF-8 text file ({e.reason} at byte {e.start})") from None
+    data = _yaml_load(text, path)
     board = parse_board(data, str(path))
     if board.name != path.stem:  # boards are looked up by file stem; a different name would be confusing
         raise BoardError(f"{path}: field 'name': expected the file name without .yaml ({path.stem!r}), "
-                         f"got {board.name!r}")
+                         f"got {shorten(board.name)}")
     return board

@@ -18,11 +18,16 @@ import networkx as nx
 import numpy as np
 import scipy.sparse as sp
 
-from neurocompile.errors import ModelError
+from neurocompile.errors import ModelError, shorten
 from neurocompile.ir.neuron_models import NeuronModel, get_neuron_model
 
 INDEX_DTYPE = np.int32
 DELAY_DTYPE = np.int32
+# Size limits, checked before anything of that size is allocated (docs/ir.md, "Limits").
+# 2**28 neurons is more than a million-core SpiNNaker machine holds at 256 per core; a population's
+# per-neuron float64 parameter at this size is already 2 GiB.
+MAX_NEURONS = 2**28
+MAX_SEED = 2**32 - 1  # numpy's legacy seeding (placement) takes 32-bit seeds
 
 
 @dataclass(frozen=True)
@@ -55,14 +60,28 @@ class STDPRule:
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "STDPRule":
+        if not isinstance(d, dict):
+            raise ModelError(f"plasticity rule must be an object like {{\"kind\": \"stdp_pair_additive\", "
+                             f"\"tau_plus\": 20.0, ...}} or null, got {shorten(d)}")
         d = dict(d)
         kind = d.pop("kind", "stdp_pair_additive")
         if kind != "stdp_pair_additive":
-            raise ModelError(f"unknown plasticity rule {kind!r}; known: stdp_pair_additive")
+            raise ModelError(f"unknown plasticity rule {shorten(kind)}; known: stdp_pair_additive")
         unknown = set(d) - set(cls.__dataclass_fields__)
         if unknown:
-            raise ModelError(f"plasticity rule: unknown parameter(s) {sorted(unknown)}")
+            raise ModelError(f"plasticity rule: unknown parameter(s) {shorten(sorted(unknown))}")
+        for k, v in d.items():
+            if isinstance(v, bool) or not isinstance(v, (int, float, np.integer, np.floating)):
+                raise ModelError(f"plasticity rule: parameter {k!r} must be a number, got {shorten(v)}")
         return cls(**{k: float(v) for k, v in d.items()})
+
+
+def check_population_size(name: Any, size: Any) -> int:
+    """`size` as an int, or ModelError naming the population, the value and the limit."""
+    if isinstance(size, bool) or not isinstance(size, (int, np.integer)) or not 0 < size <= MAX_NEURONS:
+        raise ModelError(f"population {shorten(name)}: size must be a positive integer of at most "
+                         f"{MAX_NEURONS:,} neurons, got {shorten(size)}")
+    return int(size)
 
 
 @dataclass
@@ -146,8 +165,7 @@ class Network:
     ) -> Population:
         if name in self.populations:
             raise ModelError(f"population {name!r} already exists")
-        if not isinstance(size, (int, np.integer)) or size <= 0:
-            raise ModelError(f"population {name!r}: size must be a positive integer, got {size!r}")
+        check_population_size(name, size)
         get_neuron_model(model)  # fails early with the list of known models
         pop = Population(name, int(size), model, dict(params or {}), tuple(record), annotations)
         self.populations[name] = pop

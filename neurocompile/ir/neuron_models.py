@@ -114,8 +114,9 @@ def register_neuron_model(model: NeuronModel) -> None:
 def get_neuron_model(name: str) -> NeuronModel:
     from neurocompile.errors import ModelError
 
-    try:
+    from neurocompile.errors import shorten
+
+    if isinstance(name, str) and name in BUILTIN_MODELS:
         return BUILTIN_MODELS[name]
-    except KeyError:
-        known = ", ".join(sorted(BUILTIN_MODELS))
-        raise ModelError(f"unknown neuron model {name!r}; known models: {known}") from None
+    known = ", ".join(sorted(BUILTIN_MODELS))
+    raise ModelError(f"unknown neuron model {shorten(name)}; known models: {known}")
