@@ -21,6 +21,8 @@ SCHEMA_VERSION = 1
 TOP_LEVEL_FIELDS = ("schema_version", "name", "family", "description", "topology", "cores_per_chip", "chip_limits",
                     "core_limits", "number_format", "delays", "timestep_ms", "energy", "mapping", "notes")
 FAMILIES = ("spinnaker", "loihi1", "loihi2")
+# Which number-format record and `mapping` field group a board file of each family carries.
+FORMAT_OF_FAMILY = {"spinnaker": "spinnaker", "loihi1": "loihi", "loihi2": "loihi"}
 TOPOLOGIES = ("hexagonal", "mesh", "single")
 
 # Reader limits (docs/boards.md, "Limits"), checked before anything of that size is built.
@@ -260,9 +262,10 @@ def _read_limits(r: _Reader, d: dict[str, Any], key: str, known: dict[str, str])
 def _read_format(r: _Reader, d: dict[str, Any], family: str) -> SpinnakerFormat | LoihiFormat:
     f = r.section(d, "number_format", "")
     w = "number_format."
-    _no_unknown(r, f, tuple(SpinnakerFormat.__dataclass_fields__ if family == "spinnaker"
+    kind = FORMAT_OF_FAMILY[family]
+    _no_unknown(r, f, tuple(SpinnakerFormat.__dataclass_fields__ if kind == "spinnaker"
                             else LoihiFormat.__dataclass_fields__), w)
-    if family == "spinnaker":
+    if kind == "spinnaker":
         return SpinnakerFormat(
             state_integer_bits=r.pos_int(f, "state_integer_bits", w),
             state_fraction_bits=r.pos_int(f, "state_fraction_bits", w),
@@ -309,7 +312,7 @@ def _read_mapping(r: _Reader, d: dict[str, Any], family: str) -> dict[str, Any]:
         return {}
     m = r.section(d, "mapping", "")
     w = "mapping."
-    group = "spinnaker" if family == "spinnaker" else "loihi"
+    group = FORMAT_OF_FAMILY[family]
     ints, models, lists = MAPPING_INT_FIELDS[group], MAPPING_MODEL_FIELDS[group], MAPPING_LIST_FIELDS[group]
     _no_unknown(r, m, ints + models + lists, w)
     out: dict[str, Any] = {k: r.pos_int(m, k, w) for k in ints if k in m}
