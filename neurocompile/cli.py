@@ -161,13 +161,13 @@ def models() -> None:
 @click.argument("target")
 @click.option("--board", "board_name", default="spinn-5", show_default=True,
               help="Bundled board name (see 'neurocompile boards') or path to a board .yaml.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Output directory [default: out/<target>-<board>/compiled].")
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
-def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, params: tuple[str, ...],
+def compile_cmd(target: str, board_name: str, output: str | None, seed: int, params: tuple[str, ...],
                 compiler_options: tuple[str, ...], overwrite: bool) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
@@ -211,14 +211,14 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int, pa
                    "default: the board's number format.")
 @click.option("--steps", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Timesteps to run.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
 @click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
-             output: Path | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
+             output: str | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
              overwrite: bool) -> None:
     """Simulate TARGET as the board would run it, locally.
 
