@@ -55,8 +55,17 @@ def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | Non
     return net, board
 
 
-def _input_paths(*candidates: str) -> list[str]:
-    """The user's files a command reads: an output must never replace or contain them."""
+def _input_paths(target: str, board_name: str) -> list[str]:
+    """The user's files a command reads: an output must never replace or contain them.
+
+    TARGET counts only when it names a file (a model name that happens to match a folder does not).
+    """
+    from neurocompile.targets import resolve_target
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # resolved (and warned about) again when loading
+        is_file = resolve_target(target).is_file
+    candidates = ([target] if is_file else []) + [board_name]
     return [c for c in candidates if c and Path(c).exists()]
 
 
@@ -67,10 +76,21 @@ def _default_out(kind: str, target: str, board: str) -> Path:
 OVERWRITE_HELP = ("Replace the output directory even if it holds files neurocompile did not write "
                   "(never an input, the current directory or its parents). Without it, only an empty "
                   "directory or an earlier neurocompile output is replaced.")
-SEED_HELP = "Seed for everything random (placement, Poisson sources); recorded in the outputs."
-PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+SEED_HELP = ("Seed for everything random (placement, Poisson sources); recorded in the outputs. "
+             "Default: the seed stored in a network file; for a model, --param seed=N if given, else 0.")
+PARAM_HELP = ("Option of TARGET as key=value (repeatable). A model: its build options, typed like their "
+              "defaults, e.g. --param n_groups=20 --param inhibition=false (see 'neurocompile models'). "
+              "A .nir file: import options dt_ms, time_unit_ms, spike_convention (dirac|unit_step), "
+              "delta_tau_syn_ms, name, e.g. --param dt_ms=0.1 --param spike_convention=unit_step "
+              "(see docs/nir.md). Not for .ncnet files.")
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
                "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
+
+
+def _reject_constant(key: str):
+    def reject(name: str) -> Any:
+        raise UserFacingError(f"compiler option {key}: {name} is not allowed (numbers must be finite)")
+    return reject
 
 
 def _compile_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -85,7 +105,7 @@ def _compile_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise UserFacingError(f"compiler option {pair!r} must look like KEY=JSON")
         key, raw = pair.split("=", 1)
         try:
-            options[key.strip()] = json.loads(raw)
+            options[key.strip()] = json.loads(raw, parse_constant=_reject_constant(key.strip()))
         except ValueError:
             options[key.strip()] = raw
     check_options(options)
@@ -163,11 +183,11 @@ def models() -> None:
               help="Bundled board name (see 'neurocompile boards') or path to a board .yaml.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Output directory [default: out/<target>-<board>/compiled].")
-@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
-def compile_cmd(target: str, board_name: str, output: str | None, seed: int, params: tuple[str, ...],
+def compile_cmd(target: str, board_name: str, output: str | None, seed: int | None, params: tuple[str, ...],
                 compiler_options: tuple[str, ...], overwrite: bool) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
@@ -175,9 +195,16 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int, par
     network) and DIR/report.json (placement and resource use; see docs/report-schema.md).
 
     \b
+    TARGET is a file if it ends in .ncnet or .nir, else a model if one has that name (a file of
+    the same name is then ignored with a warning: pass ./NAME for it), else a file.
+    An existing output directory is replaced only if neurocompile wrote it (or it is empty);
+    see --overwrite.
+
+    \b
     Examples:
       neurocompile compile synfire --board spinn-5 -o out/synfire
       neurocompile compile my_net.ncnet --board loihi2-kapoho-point --seed 3
+      neurocompile compile snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
     """
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
@@ -195,7 +222,7 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int, par
         def progress(name: str, i: int, n: int) -> None:
             bar.update(task, description=f"pass {name}", completed=i, total=n)
 
-        result = compile_network(net, board, seed=seed, target=target, progress=progress, options=options)
+        result = compile_network(net, board, seed=net.seed, target=target, progress=progress, options=options)
     write_compiled(result, output, overwrite=overwrite, inputs=inputs)
     render_report(result.report, out)
     out.print(f"wrote {output}/network.ncnet and {output}/report.json")
@@ -213,12 +240,12 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int, par
               help="Timesteps to run.")
 @click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
-@click.option("--seed", type=int, default=0, show_default=True, help=SEED_HELP)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 def simulate(target: str, board_name: str, backend: str, mode: str | None, steps: int,
-             output: str | None, seed: int, params: tuple[str, ...], compiler_options: tuple[str, ...],
+             output: str | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
              overwrite: bool) -> None:
     """Simulate TARGET as the board would run it, locally.
 
@@ -229,6 +256,7 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     Examples:
       neurocompile simulate synfire --board spinn-5 --steps 500 -o out/sim
       neurocompile simulate my_net.ncnet --backend sim --mode float --steps 2000
+      neurocompile simulate snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
     """
     from neurocompile.compiler import compile_network
     from neurocompile.outdir import check_output_dir, staged_output
@@ -240,6 +268,7 @@ def simulate(target: str, board_name: str, backend: str, mode: str | None, steps
     if output is not None:
         check_output_dir(output, overwrite=overwrite, inputs=inputs)
     net, board = _load(target, board_name, params, seed)
+    seed = net.seed  # --seed, else the file's (or the model's) seed; recorded in summary.json
     runner = get_backend(backend)
     ok, why = runner.available()
     if not ok:
