@@ -238,9 +238,11 @@ def staged_output(target: str | os.PathLike[str], kind: str = "output", overwrit
     inputs = list(inputs)
     real = check_output_dir(target, overwrite=overwrite, inputs=inputs)
     parent = real.parent
+    created = _missing_parents(parent)  # removed again (if still empty) when no output appears
     try:
         parent.mkdir(parents=True, exist_ok=True)
     except OSError as e:
+        _remove_empty(created)
         raise OutputError(f"cannot create output directory {os.fspath(target)!r} ({e.strerror})") from None
     if clean_stale_stages(parent, real.name):
         real = check_output_dir(target, overwrite=overwrite, inputs=inputs)  # a previous output came back
@@ -279,3 +281,23 @@ def staged_output(target: str | os.PathLike[str], kind: str = "output", overwrit
                     if leftover == old and (leftover / "x").exists() and not real.exists():
                         continue  # never delete the only copy of the previous output
                     shutil.rmtree(leftover, ignore_errors=True)
+            if not real.exists():
+                _remove_empty(created)
+
+
+def _missing_parents(parent: Path) -> list[Path]:
+    """The folders `parent.mkdir(parents=True)` would create, deepest first."""
+    out = []
+    p = Path(os.path.abspath(parent))
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for p in folders:  # deepest first
+        try:
+            p.rmdir()
+        except OSError:
+            return

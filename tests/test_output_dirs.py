@@ -333,13 +333,16 @@ def _cli(*args: str) -> list[str]:
     return [sys.executable, "-m", "neurocompile.cli", *args]
 
 
-def _run_and_signal(argv: list[str], cwd: Path, sig: signal.Signals | None) -> subprocess.CompletedProcess:
-    """Run the CLI; with `sig`, send it as soon as the staging folder exists (during the write)."""
+def _run_and_signal(argv: list[str], cwd: Path, sig: signal.Signals | None,
+                    watch: Path | None = None) -> subprocess.CompletedProcess:
+    """Run the CLI; with `sig`, send it as soon as the staging folder exists in `watch` (default:
+    cwd), i.e. while the output is being written."""
+    watch = watch or cwd
     proc = subprocess.Popen(argv, cwd=cwd, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     if sig is not None:
         deadline = time.monotonic() + 600
         while proc.poll() is None and time.monotonic() < deadline:
-            if any(n.endswith(".partial") for n in os.listdir(cwd)):
+            if watch.is_dir() and any(n.endswith(".partial") for n in os.listdir(watch)):
                 proc.send_signal(sig)
                 break
             time.sleep(0.001)
@@ -391,3 +394,16 @@ def test_a_signal_during_the_first_write_leaves_nothing(tmp_path, sig):
     proc = _run_and_signal(_cli("compile", "synfire", *BIG["compile"], "-o", "out"), tmp_path, sig)
     assert proc.returncode != 0 and "Traceback" not in proc.stderr, proc.stderr
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("sig", [signal.SIGINT, signal.SIGTERM])
+def test_folders_created_for_a_nested_output_are_removed_when_no_output_appears(tmp_path, sig):
+    proc = _run_and_signal(_cli("compile", "synfire", *BIG["compile"], "-o", "new/sub/out"), tmp_path, sig,
+                           watch=tmp_path / "new" / "sub")
+    assert proc.returncode != 0 and "Aborted" in proc.stderr, proc.stderr
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_folders_created_for_a_nested_output_stay_on_success(tmp_path):
+    _ok("compile", "synfire", *SMALL, "-o", str(tmp_path / "new" / "sub" / "out"))
+    _is_our_output(tmp_path / "new" / "sub" / "out", "compiled")
