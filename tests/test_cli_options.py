@@ -202,10 +202,10 @@ def test_a_network_far_too_big_fails_before_partitioning(tmp_path):
     net.add_projection("p", "q", [0, 1], [0, 2], [0.5, 0.7], [1, 2], receptor="excitatory", name="p->q")
     path = save_network(net, tmp_path / "big.ncnet")
     out = tmp_path / "out"
-    t0 = time.perf_counter()
+    t0 = time.process_time()  # CPU time: the machine may be busy with other jobs
     res = run_cli("compile", str(path), "--board", "spinn-3", "-o", str(out))
-    elapsed = time.perf_counter() - t0
+    elapsed = time.process_time() - t0
     assert_clean_failure(res, "network 'big' needs at least 39,067 cores on the board but spinn-3 allows 63",
                          "'p' (10,000,000 neurons: >= 39,063 cores at 256 per core)", code=3)
-    assert elapsed < 1.5, elapsed
+    assert elapsed < 1.0, elapsed  # it took 33-74 s of partitioning and placement before
     assert_no_output_dir(out)

@@ -252,11 +252,11 @@ def test_a_refused_output_fails_before_the_work(tmp_path, cmd):
     d = tmp_path / "d"
     d.mkdir()
     (d / "keep").write_text("x")
-    t0 = time.perf_counter()
-    # a network that would take a long time to compile: the refusal must come first
+    t0 = time.process_time()  # CPU time: the machine may be busy with other jobs
+    # a network that would take minutes to build and compile: the refusal must come first
     assert_clean_failure(run_cli(*_argv(cmd, ["synfire", "--param", "n_groups=200", "--param", "group_size=2000"], d)),
                          "'keep'")
-    assert time.perf_counter() - t0 < 5
+    assert time.process_time() - t0 < 2
 
 
 def _dead_pid() -> int:
