@@ -60,8 +60,9 @@ def atomic_path(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike
     # The handler is installed before the temporary file exists, so no signal can orphan it.
     with _terminate_as_interrupt():
         try:
-            fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-            os.close(fd)
+            with _signals_deferred():  # a signal right after the file appears must still find `tmp` set
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                os.close(fd)
             yield Path(tmp)
             _apply_umask(Path(tmp), is_dir=False)
             with _signals_deferred():
@@ -252,8 +253,11 @@ def staged_output(target: str | os.PathLike[str], kind: str = "output", overwrit
     with _terminate_as_interrupt():
         try:
             try:
-                stage = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=_STAGE_SUFFIX,
-                                              dir=parent))
+                # Signals wait until `stage` is set: one arriving just after mkdtemp's mkdir would
+                # otherwise leave a staging folder nobody knows about.
+                with _signals_deferred():
+                    stage = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=_STAGE_SUFFIX,
+                                                  dir=parent))
             except OSError as e:
                 raise OutputError(f"cannot create output directory {os.fspath(target)!r} ({e.strerror})") from None
             yield stage
