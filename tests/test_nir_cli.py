@@ -178,3 +178,25 @@ def test_nir_options_are_refused_for_models(tmp_path):
 def test_help_documents_the_nir_options():
     res = run_cli("compile", "--help")
     assert "dt_ms" in _text(res) and "spike_convention" in _text(res) and "docs/nir.md" in _text(res)
+
+
+def test_a_neuron_resting_above_threshold_is_bit_exact_with_lava(tmp_path):
+    from test_loihi2_bitexact import check_against_lava
+
+    n = 3
+    lif = nir.CubaLIF(tau_syn=np.full(n, 0.005), tau_mem=np.array([0.01, 0.02, 0.01]), r=np.ones(n),
+                      v_leak=np.array([1.5, 3.0, 0.0]), v_threshold=np.ones(n), v_reset=np.array([0.0, -0.5, 0.0]),
+                      w_in=np.ones(n))
+    g = nir.NIRGraph(nodes={"input": nir.Input(input_type={"input": np.array([1])}),
+                            "w": nir.Linear(weight=np.ones((n, 1))), "lif": lif,
+                            "output": nir.Output(output_type={"output": np.array([n])})},
+                     edges=[("input", "w"), ("w", "lif"), ("lif", "output")])
+    path = str(tmp_path / "three.nir")
+    nir.write(path, g)
+    out = tmp_path / "c"
+    res = run_cli("compile", path, "--board", LOIHI, "-o", str(out))
+    assert res.exit_code == 0, res.output
+    net = load_network(out / "network.ncnet")
+    runs = check_against_lava([net], 150)
+    spikes = runs[0].spikes["lif"]
+    assert spikes[:, 0].sum() >= 10 and spikes[:, 1].sum() >= 10 and spikes[:, 2].sum() == 0
