@@ -58,8 +58,17 @@ def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | Non
     return net, board
 
 
-def _input_paths(*candidates: str) -> list[str]:
-    """The user's files a command reads: an output must never replace or contain them."""
+def _input_paths(target: str, board_name: str) -> list[str]:
+    """The user's files a command reads: an output must never replace or contain them.
+
+    TARGET counts only when it names a file (a model name that happens to match a folder does not).
+    """
+    from neurocompile.inputs import resolve_target
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # resolved (and warned about) again when loading
+        kind = resolve_target(target).kind
+    candidates = ([target] if kind in ("file", "compiled") else []) + [board_name]
     return [c for c in candidates if c and Path(c).exists()]
 
 
@@ -71,13 +80,24 @@ OVERWRITE_HELP = ("Replace the output directory even if it holds files neurocomp
                   "(never an input, the current directory or its parents). Without it, only an empty "
                   "directory or an earlier neurocompile output is replaced.")
 DEFAULT_BOARD = "spinn-5"
-SEED_HELP = ("Seed for everything random (placement, Poisson sources); recorded in the outputs "
-             "[default: the network file's or compiled directory's seed, else 0].")
-PARAM_HELP = "Model option as key=value (repeatable), e.g. --param n_groups=20. See 'neurocompile models'."
+SEED_HELP = ("Seed for everything random (placement, Poisson sources); recorded in the outputs. "
+             "Default: the seed stored in a network file or compiled directory; for a model, "
+             "--param seed=N if given, else 0.")
+PARAM_HELP = ("Option of TARGET as key=value (repeatable). A model: its build options, typed like their "
+              "defaults, e.g. --param n_groups=20 --param inhibition=false (see 'neurocompile models'). "
+              "A .nir file: import options dt_ms, time_unit_ms, spike_convention (dirac|unit_step), "
+              "delta_tau_syn_ms, name, e.g. --param dt_ms=0.1 --param spike_convention=unit_step "
+              "(see docs/nir.md). Not for .ncnet files or compiled directories.")
 NO_CACHE_HELP = ("Retrain models that train before they build (place_recognition, motion) instead of "
                  "using their cached weights; the cache is neither read nor written. See docs/models/cache.md.")
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
                "--option 'loihi_accept=[\"v_reset\"]', --option 'rates={\"exc\": 5}'. See docs/compiler-options.md.")
+
+
+def _reject_constant(key: str):
+    def reject(name: str) -> Any:
+        raise UserFacingError(f"compiler option {key}: {name} is not allowed (numbers must be finite)")
+    return reject
 
 
 def _compile_options(pairs: tuple[str, ...]) -> dict[str, Any]:
@@ -92,7 +112,7 @@ def _compile_options(pairs: tuple[str, ...]) -> dict[str, Any]:
             raise UserFacingError(f"compiler option {pair!r} must look like KEY=JSON")
         key, raw = pair.split("=", 1)
         try:
-            options[key.strip()] = json.loads(raw)
+            options[key.strip()] = json.loads(raw, parse_constant=_reject_constant(key.strip()))
         except ValueError:
             options[key.strip()] = raw
     check_options(options)
@@ -168,14 +188,14 @@ def models() -> None:
 @click.argument("target")
 @click.option("--board", "board_name", default=DEFAULT_BOARD, show_default=True,
               help="Bundled board name (see 'neurocompile boards') or path to a board .yaml.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Output directory [default: out/<target>-<board>/compiled].")
-@click.option("--seed", type=int, default=None, help=SEED_HELP)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
-def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | None, params: tuple[str, ...],
+def compile_cmd(target: str, board_name: str, output: str | None, seed: int | None, params: tuple[str, ...],
                 compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
@@ -184,9 +204,16 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | N
     (see docs/file-format.md, docs/report-schema.md). 'simulate DIR' and 'report DIR' read it.
 
     \b
+    TARGET is a file if it ends in .ncnet or .nir, else a model if one has that name (a file of
+    the same name is then ignored with a warning: pass ./NAME for it), else a file.
+    An existing output directory is replaced only if neurocompile wrote it (or it is empty);
+    see --overwrite.
+
+    \b
     Examples:
       neurocompile compile synfire --board spinn-5 -o out/synfire
       neurocompile compile my_net.ncnet --board loihi2-kapoho-point --seed 3
+      neurocompile compile snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
     """
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
@@ -204,8 +231,7 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | N
         def progress(name: str, i: int, n: int) -> None:
             bar.update(task, description=f"pass {name}", completed=i, total=n)
 
-        result = compile_network(net, board, seed=net.seed if seed is None else seed, target=target,
-                                 progress=progress, options=options)
+        result = compile_network(net, board, seed=net.seed, target=target, progress=progress, options=options)
     write_compiled(result, output, overwrite=overwrite, inputs=inputs)
     render_report(result.report, out)
     out.print(f"wrote {output}/ (network.ncnet, plan.npz, report.json; seed {result.seed})")
@@ -222,15 +248,15 @@ def compile_cmd(target: str, board_name: str, output: Path | None, seed: int | N
                    "default: the board's number format.")
 @click.option("--steps", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Timesteps to run.")
-@click.option("-o", "--output", "output", type=click.Path(file_okay=False, path_type=Path),
+@click.option("-o", "--output", "output", type=click.Path(file_okay=False),
               help="Write spikes.npz, traces.npz, summary.json and raster.png here.")
-@click.option("--seed", type=int, default=None, help=SEED_HELP)
+@click.option("--seed", type=click.IntRange(0, 2**63 - 1), default=None, help=SEED_HELP)
 @click.option("--param", "params", multiple=True, metavar="KEY=VALUE", help=PARAM_HELP)
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
 def simulate(target: str, board_name: str | None, backend: str, mode: str | None, steps: int,
-             output: Path | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
+             output: str | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
              overwrite: bool, no_cache: bool = False) -> None:
     """Simulate TARGET as the board would run it, locally.
 
@@ -243,6 +269,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
       neurocompile simulate out/synfire --steps 500 -o out/sim      # a compiled directory
       neurocompile simulate synfire --board spinn-5 --steps 500 -o out/sim
       neurocompile simulate my_net.ncnet --backend sim --mode float --steps 2000
+      neurocompile simulate snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
     """
     from neurocompile.outdir import check_output_dir, staged_output
     from neurocompile.plugins import check_backend, get_backend
@@ -281,10 +308,11 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
                   compiler_options: tuple[str, ...], mode: str | None, no_cache: bool = False) -> Any:
     """The CompiledNetwork to run: loaded from a compile output directory, else compiled now."""
     from neurocompile.boards import load_board
-    from neurocompile.compiled import is_compiled_dir, load_compiled
+    from neurocompile.compiled import load_compiled
     from neurocompile.compiler import compile_network
+    from neurocompile.inputs import resolve_target
 
-    if is_compiled_dir(target):
+    if resolve_target(target, compiled_ok=True).kind == "compiled":
         if params or compiler_options:
             raise UserFacingError(f"{target!r} is already compiled: --param and --option apply when "
                                   f"compiling (neurocompile compile ... -o {target})")

@@ -48,6 +48,7 @@ def merged_options(net: Network, board: Board, user: dict[str, Any] | None) -> t
         else:
             merged[key] = value
     from_model = sorted(k for k in recommended if k not in (user or {}) or isinstance(recommended[k], dict))
+    check_options(merged, net)
     return merged, from_model
 
 
@@ -63,6 +64,9 @@ def compile_network(net: Network, board: Board, seed: int = 0, target: str = "",
     compiled = run_pipeline(net, default_passes(), ctx, progress)
     report = build_report(compiled, ctx, target=target)
     report["options"] = {"effective": _jsonable(merged), "from_model": from_model}
+    nir_record = net.metadata.get("nir")
+    if isinstance(nir_record, dict):  # how a .nir file was imported (options given, dt, approximations)
+        report["nir_import"] = _jsonable(nir_record)
     return from_context(compiled, ctx, report, target)
 
 

@@ -56,16 +56,20 @@ def atomic_path(path: str | os.PathLike[str], inputs: Iterable[str | os.PathLike
         raise OutputError(f"output file {str(path)!r} is a directory; choose a file name")
     _refuse_inputs(path, inputs, "file")
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with _terminate_as_interrupt():
+    tmp: str | None = None
+    # The handler is installed before the temporary file exists, so no signal can orphan it.
+    with _terminate_as_interrupt():
+        try:
+            with _signals_deferred():  # a signal right after the file appears must still find `tmp` set
+                fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+                os.close(fd)
             yield Path(tmp)
             _apply_umask(Path(tmp), is_dir=False)
-            os.replace(tmp, path)
-    finally:
-        if os.path.exists(tmp):
-            os.unlink(tmp)
+            with _signals_deferred():
+                os.replace(tmp, path)
+        finally:
+            if tmp is not None and os.path.exists(tmp):
+                os.unlink(tmp)
 
 
 def check_output_dir(target: str | os.PathLike[str], overwrite: bool = False,
@@ -144,12 +148,16 @@ def _write_marker(stage: Path, kind: str) -> None:
     (stage / OUTPUT_MARKER).write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
 
 
-def clean_stale_stages(parent: Path, name: str) -> None:
-    """Remove staging/old folders of ours beside `name` whose writing process is gone (killed -9)."""
+def clean_stale_stages(parent: Path, name: str) -> bool:
+    """Remove staging/old folders of ours beside `name` whose writing process is gone (killed -9).
+
+    Returns True when a previous output was restored from such a folder.
+    """
+    restored = False
     try:
         entries = list(parent.iterdir())
     except OSError:
-        return
+        return False
     for p in entries:
         m = _STAGE_RE.match(p.name)
         if not m or m["name"] != name or not p.is_dir() or p.is_symlink():
@@ -157,7 +165,18 @@ def clean_stale_stages(parent: Path, name: str) -> None:
         pid = int(m["pid"])
         if pid != os.getpid() and _pid_alive(pid):
             continue
+        kept = p / "x"
+        target = parent / name
+        if p.name.endswith(".old") and kept.is_dir() and not os.path.lexists(target):
+            # Killed between the two renames of a replacement: this is the only copy of the
+            # previous output, so put it back instead of deleting it.
+            try:
+                os.replace(kept, target)
+                restored = True
+            except OSError:
+                continue
         shutil.rmtree(p, ignore_errors=True)
+    return restored
 
 
 def _pid_alive(pid: int) -> bool:
@@ -172,6 +191,22 @@ def _pid_alive(pid: int) -> bool:
 
 class Terminated(KeyboardInterrupt):
     """SIGTERM, raised like Ctrl-C so every staging block cleans up on the way out."""
+
+
+@contextlib.contextmanager
+def _signals_deferred() -> Iterator[None]:
+    """Hold SIGINT/SIGTERM until the block is done (a rename pair must not be split by Ctrl-C)."""
+    import threading
+
+    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+        yield
+        return
+    sigs = {signal.SIGINT, signal.SIGTERM}
+    previous = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    try:
+        yield
+    finally:
+        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
 
 
 @contextlib.contextmanager
@@ -204,26 +239,69 @@ def staged_output(target: str | os.PathLike[str], kind: str = "output", overwrit
     inputs = list(inputs)
     real = check_output_dir(target, overwrite=overwrite, inputs=inputs)
     parent = real.parent
+    created = _missing_parents(parent)  # removed again (if still empty) when no output appears
     try:
         parent.mkdir(parents=True, exist_ok=True)
-        clean_stale_stages(parent, real.name)
-        stage = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=_STAGE_SUFFIX, dir=parent))
     except OSError as e:
+        _remove_empty(created)
         raise OutputError(f"cannot create output directory {os.fspath(target)!r} ({e.strerror})") from None
-    try:
-        with _terminate_as_interrupt():
+    if clean_stale_stages(parent, real.name):
+        real = check_output_dir(target, overwrite=overwrite, inputs=inputs)  # a previous output came back
+    stage: Path | None = None
+    old: Path | None = None
+    # SIGTERM/SIGINT handling covers the whole life of the staging folder, from its creation.
+    with _terminate_as_interrupt():
+        try:
+            try:
+                # Signals wait until `stage` is set: one arriving just after mkdtemp's mkdir would
+                # otherwise leave a staging folder nobody knows about.
+                with _signals_deferred():
+                    stage = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=_STAGE_SUFFIX,
+                                                  dir=parent))
+            except OSError as e:
+                raise OutputError(f"cannot create output directory {os.fspath(target)!r} ({e.strerror})") from None
             yield stage
             _write_marker(stage, kind)
             _apply_umask(stage, is_dir=True)
             # Checked again: the directory may have changed while we computed.
             check_output_dir(target, overwrite=overwrite, inputs=inputs)
-            old = None
-            if real.exists():
-                old = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=".old", dir=parent))
-                os.replace(real, old / "x")
-            os.replace(stage, real)
-            if old is not None:
-                shutil.rmtree(old, ignore_errors=True)
-    finally:
-        if stage.exists():
-            shutil.rmtree(stage, ignore_errors=True)
+            # The swap is not interruptible: a signal now is handled once the new output is in place
+            # (or the old one is back), never between the two renames.
+            with _signals_deferred():
+                if real.exists():
+                    old = Path(tempfile.mkdtemp(prefix=f".{real.name}.{os.getpid()}.", suffix=".old", dir=parent))
+                    os.replace(real, old / "x")
+                try:
+                    os.replace(stage, real)
+                except BaseException:
+                    if old is not None and (old / "x").exists() and not real.exists():
+                        os.replace(old / "x", real)  # put the previous output back
+                    raise
+                if old is not None:
+                    shutil.rmtree(old, ignore_errors=True)
+        finally:
+            for leftover in (stage, old):
+                if leftover is not None and leftover.exists():
+                    if leftover == old and (leftover / "x").exists() and not real.exists():
+                        continue  # never delete the only copy of the previous output
+                    shutil.rmtree(leftover, ignore_errors=True)
+            if not real.exists():
+                _remove_empty(created)
+
+
+def _missing_parents(parent: Path) -> list[Path]:
+    """The folders `parent.mkdir(parents=True)` would create, deepest first."""
+    out = []
+    p = Path(os.path.abspath(parent))
+    while not p.exists() and p != p.parent:
+        out.append(p)
+        p = p.parent
+    return out
+
+
+def _remove_empty(folders: list[Path]) -> None:
+    for p in folders:  # deepest first
+        try:
+            p.rmdir()
+        except OSError:
+            return

@@ -70,7 +70,7 @@ CASES = {
     "delay beyond board": (lambda t: ["compile", _net_file(t, mutate=lambda n: n.projections["s->x"].delay.__setitem__(0, 5000)), "--board", "spinn-5"],
                            ["projection 's->x'", "delay 5000 steps exceeds the spinn-5 maximum"]),
     "network does not fit": (lambda t: ["compile", "synfire", "--param", "group_size=3000", "--param", "fan_in=10", "--board", "spinn-3"],
-                             ["network 'synfire'", "needs 160 cores on the board but spinn-3 allows 63"]),
+                             ["network 'synfire'", "needs at least 160 cores on the board but spinn-3 allows 63"]),
     "bad param syntax": (lambda t: ["compile", "synfire", "--param", "n_groups"], ["'n_groups' must look like key=value"]),
     "unknown model option": (lambda t: ["compile", "synfire", "--param", "colour=red"], ["unknown option(s) ['colour']", "n_groups=10"]),
     "invalid model option value": (lambda t: ["compile", "synfire", "--param", "n_groups=1"], ["model 'synfire': invalid options", "n_groups >= 2"]),

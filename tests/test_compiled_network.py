@@ -120,3 +120,15 @@ def test_save_compiled_writes_what_load_reads(tmp_path):
     c = compile_network(synfire(n_groups=2, group_size=20, fan_in=10), load_board("loihi2-oheo-gulch"), seed=1)
     save_compiled(c, tmp_path)
     assert_same_compiled(c, load_compiled(tmp_path))
+
+
+def test_a_compiled_dir_named_like_a_model_is_reached_as_a_path(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert run_cli("compile", "synfire", "--param", "n_groups=3", "--param", "group_size=60",
+                   "-o", "synfire").exit_code == 0
+    as_model = run_cli("simulate", "synfire", "--steps", "20")
+    assert as_model.exit_code == 0 and "is the model 'synfire', not the compiled directory" in as_model.output
+    assert "chain" in as_model.output and "1,000" in as_model.output      # the model's default size
+    as_dir = run_cli("simulate", "./synfire", "--steps", "20")
+    assert as_dir.exit_code == 0 and "180" in as_dir.output                # 3 x 60 from the directory
+    assert_clean_failure(run_cli("compile", "./synfire"), "compiled network directory")

@@ -382,10 +382,19 @@ def test_one_synaptic_time_constant_per_compartment():
     assert any("only excitatory synapses" in d.message for d in ctx.diagnostics if d.level == "info")
 
 
-def test_threshold_at_or_below_rest_is_rejected():
-    with pytest.raises(ModelError, match="'lif': v_thresh .* must be above v_rest"):
-        quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={"v_thresh": -70.0, "v_reset": -75.0,
-                                                                   "v_rest": -65.0}), ctx_for(LOIHI))
+def test_threshold_at_or_below_rest_is_lowered_from_v_reset_with_a_bias():
+    # Fires on its own (rests above threshold): v measured from v_reset, the leak a bias (exact).
+    params = {"v_thresh": -70.0, "v_reset": -75.0, "v_rest": -65.0, "tau_m": 20.0, "cm": 0.5}
+    ctx = ctx_for(LOIHI)
+    q = quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params=params), ctx)
+    rec = ctx.quantization.populations["lif"]
+    assert rec["v_thresh - v_rest"]["requested"] == pytest.approx(5.0)        # from v_reset
+    assert rec["i_offset"]["requested"] == pytest.approx(10.0 * 0.5 / 20.0)    # (v_rest - v_reset) cm / tau_m
+    assert int(np.max(q.populations["lif"].params["bias_mant"])) > 0
+    assert any("rest at or above threshold" in d.message for d in ctx.diagnostics)
+    # resetting at or above threshold cannot be expressed
+    with pytest.raises(ModelError, match="'lif': v_thresh .* must be above v_rest .* and v_reset"):
+        quantize_loihi(ff_net(np.ones((2, 2)), n_post=2, params={**params, "v_reset": -70.0}), ctx_for(LOIHI))
 
 
 def test_plastic_projection_gets_its_exponent_from_w_max_and_a_rule_in_mantissa_units():

@@ -28,13 +28,16 @@ def build(n_cues: int = 4, n_content: int = 8, seed: int = 0, protocol: str = "d
     does) or "raw" (published numbers as nA in our exact integrator).
     """
     if protocol == "demo":
-        if n_cues < 2 or n_content < 8:
-            raise ValueError("the demo protocol needs n_cues >= 2 and n_content >= 8")
+        if not (2 <= n_cues <= 10_000 and 8 <= n_content <= 10_000):
+            raise ValueError(f"the demo protocol needs 2 <= n_cues <= 10000 and 8 <= n_content <= 10000, "
+                             f"got n_cues={n_cues}, n_content={n_content}")
         sched = schedule(demo_ops(), n_cues, n_content, spacing=10)
     elif protocol in PUBLISHED:
         sched = PUBLISHED[protocol]()
     else:
         raise ValueError(f"protocol must be 'demo' or one of {sorted(PUBLISHED)}, got {protocol!r}")
+    if weights not in ("spinnaker", "raw"):
+        raise ValueError(f"weights must be 'spinnaker' or 'raw', got {weights!r}")
     if number_format not in ("float", "loihi2"):
         raise ValueError(f"number_format must be 'float' or 'loihi2', got {number_format!r}")
     net = build_ca3(sched.n_cues, sched.n_content, seed=seed, stimulus=sched.stimulus,

@@ -35,6 +35,8 @@ def build(scale: str = "ci", n_movies: int = 36, keep: float = 0.05, size: int =
         raise ValueError(f"n_movies must be in 1..10000, got {n_movies}")
     if not 0.0 < keep <= 1.0:
         raise ValueError(f"keep must be in (0, 1], got {keep}")
+    if not 7 <= size <= 256:  # the learned kernels are 7 pixels wide
+        raise ValueError(f"size must be in 7..256 pixels, got {size}")
     sc = experiment.get_scale(scale, deploy_keep=float(keep), deploy_size=int(size))
     layer = experiment.deployable_layer(sc, int(seed), cache=cache)
     per_class = -(-n_movies // 36)

@@ -76,8 +76,11 @@ def build(n_places: int = 100, places_per_module: int = 25, module: int = -1, qu
     from neurocompile.models.place_recognition import routes
     from neurocompile.models.place_recognition.deploy import build_inference_network
 
-    if n_places < 1 or places_per_module < 1:
-        raise ValueError("n_places and places_per_module must be >= 1")
+    if not (1 <= n_places <= 100_000 and 1 <= places_per_module <= 100_000):
+        raise ValueError(f"n_places and places_per_module must be in 1..100000, got {n_places} and "
+                         f"{places_per_module}")
+    if not 1 <= epochs <= 10_000:
+        raise ValueError(f"epochs must be in 1..10000, got {epochs}")
     if not 0 <= query < n_places:
         raise ValueError(f"query must be in 0..{n_places - 1}, got {query}")
     n_modules = -(-n_places // places_per_module)

@@ -1,6 +1,7 @@
 """The compiler options passes read from `CompileContext.options`, so a typo is an error, not a no-op."""
 from __future__ import annotations
 
+import math
 from typing import Any
 
 from neurocompile.errors import NeurocompileError
@@ -32,7 +33,92 @@ COMPILER_OPTIONS: dict[str, str] = {
 }
 
 
-def check_options(options: dict[str, Any]) -> None:
+def _fmt(value: Any) -> str:
+    return f"{value!r:.80}"
+
+
+def _non_finite(value: Any) -> bool:
+    if isinstance(value, float):
+        return not math.isfinite(value)
+    if isinstance(value, dict):
+        return any(_non_finite(v) for v in value.values())
+    if isinstance(value, (list, tuple)):
+        return any(_non_finite(v) for v in value)
+    return False
+
+
+def _number(key: str, value: Any, lo: float, lo_open: bool, integer: bool, what: str) -> None:
+    ok = (isinstance(value, int) if integer else isinstance(value, (int, float))) and not isinstance(value, bool)
+    if ok:
+        ok = value > lo if lo_open else value >= lo
+    if not ok:
+        raise NeurocompileError(f"compiler option {key}: {what}, got {_fmt(value)}")
+
+
+def _number_or_map(key: str, value: Any, lo: float, lo_open: bool, integer: bool, what: str,
+                   per_neuron: bool = False) -> None:
+    """A number, or {population: number} (per_neuron: or {population: [numbers]})."""
+    if isinstance(value, dict):
+        for name, v in value.items():
+            if per_neuron and isinstance(v, list):
+                if not v:
+                    raise NeurocompileError(f"compiler option {key}: population {name!r} has an empty list")
+                for x in v:
+                    _number(f"{key} (population {name!r})", x, lo, lo_open, integer, what)
+            else:
+                _number(f"{key} (population {name!r})", v, lo, lo_open, integer, what)
+    else:
+        _number(key, value, lo, lo_open, integer, what)
+
+
+_CHOICES = {"placement_starts": ("best", "all"), "partition_method": ("auto", "contiguous", "metis")}
+
+
+def check_options(options: dict[str, Any], net: Any = None) -> None:
+    """Names, then values: every option's value has the type and range its pass expects.
+
+    Each error names the option, the value and what is allowed. With `net`, population names in
+    per-population options must exist and per-neuron lists must have the population's size.
+    """
     unknown = sorted(set(options) - set(COMPILER_OPTIONS))
     if unknown:
         raise NeurocompileError(f"unknown compiler option(s) {unknown}; known: {', '.join(sorted(COMPILER_OPTIONS))}")
+    for key, value in options.items():
+        if _non_finite(value):
+            raise NeurocompileError(f"compiler option {key}: NaN and infinite numbers are not allowed, got {_fmt(value)}")
+    if "rates" in options:
+        v = options["rates"]
+        if not isinstance(v, dict):
+            raise NeurocompileError(f"compiler option rates: must be {{population: Hz}} with Hz >= 0 "
+                                    f"(a number or one per neuron), got {_fmt(v)}")
+        _number_or_map("rates", v, 0.0, False, False, "firing rates must be numbers >= 0 Hz", per_neuron=True)
+    if "quantize" in options and not isinstance(options["quantize"], bool):
+        raise NeurocompileError(f"compiler option quantize: must be true or false, got {_fmt(options['quantize'])}")
+    if "max_neurons_per_core" in options:
+        _number_or_map("max_neurons_per_core", options["max_neurons_per_core"], 1, False, True,
+                       "must be an integer >= 1 (or {population: integer >= 1})")
+    for key in ("workers", "metis_vertices", "metis_synapses", "anneal_walk"):
+        if key in options:
+            _number(key, options[key], 1, False, True, "must be an integer >= 1")
+    for key in ("placement_effort", "anneal_temperature"):
+        if key in options:
+            _number(key, options[key], 0.0, True, False, "must be a number > 0")
+    if "spikes_per_second" in options:
+        _number_or_map("spikes_per_second", options["spikes_per_second"], 0.0, False, False,
+                       "must be a number >= 0 Hz (or {population: Hz})")
+    if "ring_buffer_sigma" in options:
+        _number_or_map("ring_buffer_sigma", options["ring_buffer_sigma"], 0.0, False, False,
+                       "must be a number >= 0 (or {population: sigma})")
+    for key, allowed in _CHOICES.items():
+        if key in options and options[key] not in allowed:
+            raise NeurocompileError(f"compiler option {key}: must be one of {', '.join(allowed)}, "
+                                    f"got {_fmt(options[key])}")
+    if net is not None and isinstance(options.get("rates"), dict):
+        for name, v in options["rates"].items():
+            if name not in net.populations:
+                raise NeurocompileError(f"compiler option rates: network {net.name!r} has no population {name!r}; "
+                                        f"populations: {', '.join(list(net.populations)[:20])}")
+            size = net.populations[name].size
+            if isinstance(v, list) and len(v) not in (1, size):
+                raise NeurocompileError(f"compiler option rates: population {name!r} has {size:,} neurons but "
+                                        f"{len(v):,} rates were given (give one number or one per neuron)")

@@ -164,6 +164,21 @@ def _neuron_cap(t: Target, pop: Population, options: dict[str, Any]) -> int:
     return max(1, cap)
 
 
+def population_lower_bound(t: Target, net: Network, pop: Population, options: dict[str, Any]) -> int:
+    """Fewest cores `pop` can take: its neurons at the per-core capacity of its model (the same
+    `_neuron_cap` the partitioner fills, e.g. 500 Poisson sources per SpiNNaker core, not 256)
+    and its incoming synapses at the fan-in limit. Cheap (no synapse arrays are read)."""
+    cap = _neuron_cap(t, pop, options)
+    flim = t.core_limits.get("fan_in_synapses")
+    fan_total = sum(p.n_synapses for p in net.projections_into(pop.name)) if flim else 0
+    return max(-(-pop.size // cap), -(-int(fan_total) // int(flim)) if flim else 1, 1)
+
+
+def core_lower_bound(t: Target, net: Network, options: dict[str, Any]) -> dict[str, int]:
+    """Per population, the core lower bound of `population_lower_bound` (what partition reports)."""
+    return {name: population_lower_bound(t, net, pop, options) for name, pop in net.populations.items()}
+
+
 def _fan_in(net: Network, pop: Population) -> np.ndarray:
     f = np.zeros(pop.size, dtype=np.int64)
     for p in net.projections_into(pop.name):

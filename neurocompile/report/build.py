@@ -23,7 +23,17 @@ def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
     cores_per_chip = board.chip_limits.get("cores", board.cores_per_chip)
     chips = Counter(tuple(s.chip) for s in placement)
     neurons = [s.n_neurons for s in placement]  # slices need not be contiguous
-    lower_bound_cores = -(-net.n_neurons // per_core) if per_core else None
+    part = ctx.partition
+    # The partitioner's bound (per-model capacity: 500 Poisson sources per SpiNNaker core, not
+    # 256), so a bound never exceeds the answer; fill is relative to each slice's own capacity.
+    if part is not None:
+        lower_bound_cores = int(part.lower_bound_cores)
+        caps = {name: u.limits["neurons"] for name, u in part.usage.items()}
+        fills = [s.n_neurons / float(caps[s.population][s.slice]) for s in placement
+                 if s.population in caps and s.slice < caps[s.population].shape[0]]
+    else:
+        lower_bound_cores = -(-net.n_neurons // per_core) if per_core else None
+        fills = [n / per_core for n in neurons] if per_core else []
     return {
         "cores_used": len(placement),
         "cores_available": board.n_cores,
@@ -33,7 +43,7 @@ def _utilization(net: Network, ctx: CompileContext) -> dict[str, Any]:
         "chips_lower_bound": -(-lower_bound_cores // cores_per_chip) if lower_bound_cores else None,
         "neurons_per_core_max": max(neurons, default=0),
         "neurons_per_core_limit": per_core,
-        "mean_core_neuron_fill": round(sum(neurons) / (len(neurons) * per_core), 4) if neurons and per_core else 0.0,
+        "mean_core_neuron_fill": round(sum(fills) / len(fills), 4) if fills else 0.0,
         "cores_per_chip_max": max(chips.values(), default=0),
     }
 

@@ -98,7 +98,9 @@ through ``ctx.options``, then warnings):
 * ``tau_syn_E != tau_syn_I`` on a population that receives both receptors: one compartment has
   one u. If only one receptor is used its time constant is taken (info). Otherwise
   ``ctx.options["tau_syn"] = {population: ms}`` chooses one (warning).
-* ``v_thresh <= v_rest``: Loihi's threshold is >= 0 above rest.
+* ``v_thresh <= v_rest`` (a neuron that fires on its own) is supported exactly: v is measured
+  from ``v_reset`` and the leak toward ``v_rest`` becomes a bias (``_rest_at_reset``). Only
+  ``v_reset >= v_thresh`` as well is an error (Loihi resets to 0 and fires at vth >= 0).
 
 Plastic projections are lowered, not refused: the exponent is chosen for ``w_max`` (the range
 learning can reach, also used in the worst-case input bound), the weights become mantissas and the
@@ -267,7 +269,9 @@ class _PopPlan:
         if np.any(theta <= 0):
             i = int(np.argmax(theta <= 0))
             raise ModelError(f"{owner}: v_thresh ({p('v_thresh')[i]:g} mV) must be above v_rest "
-                             f"({self.v_rest[i]:g} mV) on Loihi (threshold >= 0 above rest) (neuron {i})")
+                             f"({self.v_rest[i]:g} mV) and v_reset ({p('v_reset')[i]:g} mV) on Loihi "
+                             f"(neuron {i}): Loihi resets v to 0 and fires at vth >= 0, so a neuron that "
+                             f"resets at or above its threshold cannot be expressed")
         vr = p("v_reset")
         bad = ~np.isclose(vr, self.v_rest, rtol=0, atol=1e-9 * np.maximum(1.0, np.abs(theta)))
         if bad.any():
@@ -509,7 +513,7 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
             out.populations[pop.name] = clone_population(pop, model="loihi2_lif", params=loihi_relay_params())
             pop_records[pop.name] = {"relay": True, **loihi_relay_params()}
             continue
-        plan = _PopPlan(pop, incoming, net, ctx, fmt)
+        plan = _PopPlan(_rest_at_reset(pop, ctx), incoming, net, ctx, fmt)
         plans[pop.name] = plan
         annotations = dict(out.populations[pop.name].annotations)
         annotations["loihi_voltage_scale"] = plan.S
@@ -546,6 +550,34 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
                           pop_records[name], ctx, tol)
     out.number_format = "loihi2"
     return out
+
+
+def _rest_at_reset(pop: Population, ctx: CompileContext) -> Population:
+    """Neurons whose leak potential is at or above threshold (they fire on their own) on Loihi.
+
+    Loihi's v rests at 0 and resets to 0; this lowering puts v_rest at 0, which would make the
+    threshold <= 0. For those neurons v is measured from v_reset instead and the leak toward
+    v_rest becomes a constant drive: with R = tau_m / cm,
+        tau_m dV/dt = (v_rest - V) + R (I + i_offset)
+                    = (v_reset - V) + R (I + i_offset + (v_rest - v_reset) / R),
+    i.e. v_rest := v_reset and i_offset += (v_rest - v_reset) / R (a Loihi bias). Exact; the
+    float model runs the same equation. Other neurons are unchanged.
+    """
+    p = pop.param
+    v_rest, v_thresh, v_reset = p("v_rest"), p("v_thresh"), p("v_reset")
+    sel = (v_thresh <= v_rest) & (v_reset < v_thresh)
+    if not np.any(sel):
+        return pop
+    r = p("tau_m") / p("cm")
+    params = dict(pop.params)
+    params["v_rest"] = np.where(sel, v_reset, v_rest)
+    params["i_offset"] = p("i_offset") + np.where(sel, (v_rest - v_reset) / r, 0.0)
+    i = int(np.argmax(sel))
+    ctx.info(f"population {pop.name!r}: {int(sel.sum())} neuron(s) rest at or above threshold (fire on their "
+             f"own, e.g. neuron {i}: v_rest {v_rest[i]:g} mV >= v_thresh {v_thresh[i]:g} mV); on Loihi their v "
+             f"is measured from v_reset and the leak toward v_rest is a bias (i_offset += (v_rest - v_reset) "
+             f"cm / tau_m = {float(params['i_offset'][i] - p('i_offset')[i]):.6g} nA): exact", pop.name)
+    return clone_population(pop, params=params)
 
 
 def _floor_bias_check(plan: _PopPlan, recs: list[dict[str, Any]], pop_rec: dict[str, Any],
