@@ -18,10 +18,15 @@ def build(n_groups: int = 10, group_size: int = 100, fan_in: int = 60, weight_nA
         raise ValueError("need n_groups >= 2, group_size >= 1 and 0 < fan_in <= group_size")
     if not 1 <= delay_min <= delay_max:
         raise ValueError("need 1 <= delay_min <= delay_max")
-    if n_groups * group_size > 10_000_000 or n_groups * group_size * fan_in > 500_000_000:
-        raise ValueError(f"n_groups x group_size = {n_groups * group_size:,} neurons and x fan_in = "
-                         f"{n_groups * group_size * fan_in:,} synapses; this builder makes at most "
-                         f"10,000,000 neurons and 500,000,000 synapses")
+    n_neurons = n_groups * group_size
+    # feed-forward, plus with inhibition: one synapse per neuron to the group's inhibitory cells and
+    # (group_size // 4) x group_size back per group
+    n_synapses = n_neurons * fan_in + (n_neurons + n_groups * max(1, group_size // 4) * group_size
+                                       if inhibition else 0)
+    if n_neurons > 10_000_000 or n_synapses > 500_000_000:
+        raise ValueError(f"n_groups={n_groups}, group_size={group_size}, fan_in={fan_in} make {n_neurons:,} "
+                         f"neurons and {n_synapses:,} synapses; this builder makes at most 10,000,000 "
+                         f"neurons and 500,000,000 synapses")
     rng = np.random.default_rng(seed)
     net = Network(name="synfire", dt_ms=1.0, seed=seed)
     n = n_groups * group_size

@@ -195,18 +195,32 @@ class Terminated(KeyboardInterrupt):
 
 @contextlib.contextmanager
 def _signals_deferred() -> Iterator[None]:
-    """Hold SIGINT/SIGTERM until the block is done (a rename pair must not be split by Ctrl-C)."""
+    """Hold SIGINT/SIGTERM until the block is done (a rename pair must not be split by Ctrl-C).
+
+    Done with Python-level handlers that only record the signal, then re-raised once the block
+    is over: a signal mask would not do, because with other threads alive (numba's, BLAS') the
+    kernel delivers a process signal to any unblocked thread and Python still runs its handler
+    in the main thread at once.
+    """
     import threading
 
-    if threading.current_thread() is not threading.main_thread() or not hasattr(signal, "pthread_sigmask"):
+    if threading.current_thread() is not threading.main_thread():
         yield
         return
-    sigs = {signal.SIGINT, signal.SIGTERM}
-    previous = signal.pthread_sigmask(signal.SIG_BLOCK, sigs)
+    pending: list[int] = []
+
+    def record(signum: int, frame: object) -> None:
+        pending.append(signum)
+
+    sigs = (signal.SIGINT, signal.SIGTERM)
+    previous = {s: signal.signal(s, record) for s in sigs}
     try:
         yield
     finally:
-        signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        for s, h in previous.items():
+            signal.signal(s, h)
+        if pending:
+            signal.raise_signal(pending[0])  # now handled as it would have been (unwinds, cleans up)
 
 
 @contextlib.contextmanager

@@ -71,7 +71,64 @@ def _number_or_map(key: str, value: Any, lo: float, lo_open: bool, integer: bool
         _number(key, value, lo, lo_open, integer, what)
 
 
-_CHOICES = {"placement_starts": ("best", "all"), "partition_method": ("auto", "contiguous", "metis")}
+_CHOICES = {"placement_starts": ("best", "all"), "partition_method": ("auto", "contiguous", "metis"),
+            "loihi_refractory": ("emulate", "drop", "error")}
+LOIHI_ACCEPT = ("v_reset", "tau_refrac")
+RECEPTORS = ("excitatory", "inhibitory")
+
+
+def _mapping(key: str, value: Any, what: str) -> dict:
+    if not isinstance(value, dict):
+        raise NeurocompileError(f"compiler option {key}: must be {what}, got {_fmt(value)}")
+    return value
+
+
+def _check_target_options(options: dict[str, Any]) -> None:
+    """The shapes the quantizers read (their ranges against the board are checked there)."""
+    if "weight_exp" in options:
+        for name, v in _mapping("weight_exp", options["weight_exp"], "{projection: integer}").items():
+            _number(f"weight_exp (projection {name!r})", v, -(2 ** 31), False, True, "must be an integer")
+    if "weight_exp_min" in options:
+        _number("weight_exp_min", options["weight_exp_min"], -(2 ** 31), False, True, "must be an integer")
+    for key in ("voltage_scale", "tau_syn"):
+        if key in options:
+            for name, v in _mapping(key, options[key], "{population: number > 0}").items():
+                _number(f"{key} (population {name!r})", v, 0.0, True, False, "must be a number > 0")
+    if "loihi_accept" in options:
+        v = options["loihi_accept"]
+        if not isinstance(v, (list, tuple)) or any(x not in LOIHI_ACCEPT for x in v):
+            raise NeurocompileError(f"compiler option loihi_accept: must be a list of {', '.join(LOIHI_ACCEPT)}, "
+                                    f"got {_fmt(v)}")
+    if "loihi_param_tolerance" in options:
+        _number("loihi_param_tolerance", options["loihi_param_tolerance"], 0.0, False, False,
+                "must be a number >= 0 (relative error)")
+    if "loihi_v_headroom_bits" in options:
+        _number("loihi_v_headroom_bits", options["loihi_v_headroom_bits"], 0, False, True, "must be an integer >= 0")
+    if "ring_buffer_shift" in options:
+        for name, v in _mapping("ring_buffer_shift", options["ring_buffer_shift"],
+                                "{population or projection: shift or {receptor: shift}}").items():
+            per = v if isinstance(v, dict) else {"": v}
+            for r, x in per.items():
+                if r and r not in RECEPTORS:
+                    raise NeurocompileError(f"compiler option ring_buffer_shift ({name!r}): unknown receptor "
+                                            f"{_fmt(r)}; use {', '.join(RECEPTORS)}")
+                _number(f"ring_buffer_shift ({name!r})", x, 0, False, True, "must be an integer >= 0")
+    if "max_expected_summed_weight" in options:
+        for name, v in _mapping("max_expected_summed_weight", options["max_expected_summed_weight"],
+                                "{population: {receptor: nA} or [excitatory, inhibitory]}").items():
+            if isinstance(v, dict):
+                bad = set(v) - set(RECEPTORS)
+                if bad:
+                    raise NeurocompileError(f"compiler option max_expected_summed_weight ({name!r}): unknown "
+                                            f"receptor(s) {sorted(bad)}; use {', '.join(RECEPTORS)}")
+                values = list(v.values())
+            elif isinstance(v, list) and len(v) == 2:
+                values = v
+            else:
+                raise NeurocompileError(f"compiler option max_expected_summed_weight ({name!r}): must be "
+                                        f"{{receptor: nA}} or [excitatory, inhibitory], got {_fmt(v)}")
+            for x in values:
+                _number(f"max_expected_summed_weight ({name!r})", x, 0.0, False, False, "must be a number >= 0 nA")
 
 
 def check_options(options: dict[str, Any], net: Any = None) -> None:
@@ -109,6 +166,7 @@ def check_options(options: dict[str, Any], net: Any = None) -> None:
     if "ring_buffer_sigma" in options:
         _number_or_map("ring_buffer_sigma", options["ring_buffer_sigma"], 0.0, False, False,
                        "must be a number >= 0 (or {population: sigma})")
+    _check_target_options(options)
     for key, allowed in _CHOICES.items():
         if key in options and options[key] not in allowed:
             raise NeurocompileError(f"compiler option {key}: must be one of {', '.join(allowed)}, "
