@@ -1,0 +1,174 @@
+"""`spynnaker`: a compiled network on SpiNNaker through PyNN 0.13 and sPyNNaker 1!7.4.1, with our plan.
+
+``build(compiled, options)`` lowers the network (lower.py) and writes, in ``options["out_dir"]``
+(default: a new temporary directory) ``spynnaker/``: ``run_pynn.py`` (pynn_script.py, standalone),
+``network.json`` + ``network.npz``, and a private sPyNNaker home (``env/``: configuration under
+XDG_CONFIG_HOME, reports, working directory; the user's home is never read or written).
+``Runner.run(steps)`` runs the script in a subprocess with a timeout (``options["timeout_s"]``,
+default 600 s) on a virtual board of the board's version by default, reads back what sPyNNaker
+mapped (readback.py) and writes ``spynnaker/mapping.json``: both plans and every difference
+(compare.py). ``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
+
+A real machine (``options["machine"]`` = a machine name, or ``options["spalloc_server"]``; or the environment variables NEUROCOMPILE_SPINNAKER_MACHINE /
+NEUROCOMPILE_SPALLOC_SERVER) replaces ``virtual_board = True`` by that machine in the private
+configuration, and the spikes are read back. This path is not tested here (no hardware).
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import shutil
+import tempfile
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+
+from neurocompile.backends.sim.engine import SimResult
+from neurocompile.errors import ModelError, PluginError
+from neurocompile.plugins import Backend, Runner, Supports
+
+SCRIPT_NAME = "run_pynn.py"
+SUBDIR = "spynnaker"
+BOARD_VERSIONS = {"spinn-3": 3, "spinn-5": 5}
+
+
+def _script_source() -> str:
+    return (Path(__file__).with_name("pynn_script.py")).read_text(encoding="utf-8")
+
+
+def write_bundle(compiled: Any, out_dir: Path, steps: int, use_plan: bool = True) -> tuple[Path, dict, list[str]]:
+    """Write run_pynn.py, network.json, network.npz into out_dir; return (dir, spec, notes)."""
+    from neurocompile.backends.spynnaker.lower import lower
+
+    spec, arrays, notes = lower(compiled, steps, use_plan=use_plan)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    (out_dir / SCRIPT_NAME).write_text(_script_source(), encoding="utf-8")
+    (out_dir / "network.json").write_text(json.dumps(spec, indent=1) + "\n")
+    np.savez(out_dir / "network.npz", **arrays)
+    return out_dir, spec, notes
+
+
+def machine_cfg(compiled: Any, options: dict[str, Any]) -> dict[str, dict[str, object]]:
+    """[Machine] section: a virtual board of the board's version, or the machine named."""
+    machine = options.get("machine") or os.environ.get("NEUROCOMPILE_SPINNAKER_MACHINE")
+    spalloc = options.get("spalloc_server") or os.environ.get("NEUROCOMPILE_SPALLOC_SERVER")
+    b = compiled.board
+    if machine:
+        return {"Machine": {"virtual_board": False, "machine_name": machine,
+                            "version": BOARD_VERSIONS.get(b.name, 5)}}
+    if spalloc:
+        # sPyNNaker sizes the spalloc job itself from the mapping (spinn_machine.cfg spalloc_server)
+        return {"Machine": {"virtual_board": False, "spalloc_server": spalloc, "version": 5}}
+    if b.name in BOARD_VERSIONS:
+        return {"Machine": {"virtual_board": True, "version": BOARD_VERSIONS[b.name]}}
+    # a multi-board machine: a virtual machine of the board's width x height (version 5 chips)
+    t = b.topology
+    return {"Machine": {"virtual_board": True, "version": 5, "width": t.width, "height": t.height}}
+
+
+class SpynnakerRunner(Runner):
+    def __init__(self, compiled: Any, options: dict[str, Any]) -> None:
+        self.compiled, self.options = compiled, dict(options)
+        base = options.get("out_dir")
+        self.out = (Path(base) if base is not None else Path(tempfile.mkdtemp(prefix="nc-spynnaker-"))).resolve()
+        self.dir = self.out / SUBDIR
+        self.mapping: dict[str, Any] | None = None
+        self.notes: list[str] = []
+
+    def run(self, steps: int, progress: Callable[[int, int], None] | None = None) -> SimResult:
+        from neurocompile.backends.spynnaker.compare import compare
+        from neurocompile.targets.spinnaker.spynnaker_env import make_spynnaker_env
+
+        c, opts = self.compiled, self.options
+        use_plan = not opts.get("no_plan", False)
+        t0 = time.perf_counter()
+        _, spec, self.notes = write_bundle(c, self.dir, steps, use_plan=use_plan)
+        t_lower = time.perf_counter() - t0
+        cfg = machine_cfg(c, opts)
+        virtual = bool(cfg["Machine"]["virtual_board"])
+        senv = make_spynnaker_env(self.dir / "env", extra_cfg=cfg,
+                                  board_version=int(cfg["Machine"]["version"]))
+        raw_map, spikes = self.dir / "spynnaker_readback.json", self.dir / "spikes.npz"
+        argv = [str(self.dir / SCRIPT_NAME), "--data", str(self.dir), "--steps", str(steps),
+                "--spikes", str(spikes), "--mapping", str(raw_map)]
+        if not use_plan:
+            argv.append("--no-plan")
+        t0 = time.perf_counter()
+        try:
+            proc = senv.run_python(*argv, timeout=float(opts.get("timeout_s", 600)))
+        except Exception as e:  # subprocess.TimeoutExpired
+            raise PluginError(f"sPyNNaker did not finish: {e}") from None
+        wall = time.perf_counter() - t0
+        if proc.returncode != 0:
+            (self.dir / "spynnaker_stderr.txt").write_text(proc.stderr)
+            raise PluginError(_one_line_error(proc.stderr, senv.report_dir, self.dir))
+        got = json.loads(raw_map.read_text())
+        self.mapping = compare(c, spec, got, self.notes)
+        self.mapping["timing"] = {"lower_s": t_lower, "subprocess_s": wall, **got.get("timing", {})}
+        self.mapping["machine"] = cfg["Machine"]
+        (self.dir / "mapping.json").write_text(json.dumps(self.mapping, indent=1) + "\n")
+        result = SimResult(steps=steps, seed=c.seed, mode="spynnaker", dt_ms=c.network.dt_ms, spikes={},
+                           wall_s=wall)
+        with np.load(spikes) as z:
+            if not virtual:
+                for p in spec["populations"]:
+                    if f"steps_{p['name']}" in z.files:
+                        result.spikes[p["name"]] = (z[f"steps_{p['name']}"], z[f"ids_{p['name']}"])
+        if progress is not None:
+            progress(steps, steps)
+        return result
+
+
+def _one_line_error(stderr: str, report_dir: Path, keep_dir: Path) -> str:
+    """sPyNNaker's exception as one line; its placements_error.txt copied beside our outputs."""
+    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    last = lines[-1] if lines else "no output"
+    for f in Path(report_dir).rglob("placements_error.txt") if Path(report_dir).exists() else []:
+        shutil.copy(f, keep_dir / "placements_error.txt")
+        last += f" (sPyNNaker's placement report: {keep_dir / 'placements_error.txt'})"
+        break
+    return f"sPyNNaker failed: {last} (full output: {keep_dir / 'spynnaker_stderr.txt'})"
+
+
+class SpynnakerBackend(Backend):
+    name = "spynnaker"
+    description = "PyNN + sPyNNaker 1!7.4.1 on SpiNNaker (virtual board by default), with our plan"
+    supports = Supports(families=("spinnaker",), number_formats=("spinnaker",), plasticity=True,
+                        recording=("spikes", "v"), export=True)
+
+    def available(self) -> tuple[bool, str]:
+        missing = [m for m in ("spynnaker", "pyNN") if importlib.util.find_spec(m) is None]
+        if missing:
+            return False, (f"{' and '.join(missing)} not installed; pip install 'neurocompile[spinnaker]' "
+                           f"(sPyNNaker 1!7.4.1, PyNN 0.13)")
+        return True, ""
+
+    def build(self, compiled: Any, options: dict[str, Any]) -> SpynnakerRunner:
+        from neurocompile.backends.spynnaker.lower import lower
+
+        lower(compiled, 0, use_plan=not options.get("no_plan", False))  # fail early, before any subprocess
+        return SpynnakerRunner(compiled, options)
+
+    def export(self, compiled: Any, out_dir: Path) -> list[Path]:
+        steps = int(compiled.options.get("steps", 1000)) if isinstance(compiled.options, dict) else 1000
+        d, _, notes = write_bundle(compiled, Path(out_dir) / SUBDIR, steps)
+        (d / "README.txt").write_text(_export_readme(compiled, notes), encoding="utf-8")
+        return [d / SCRIPT_NAME, d / "network.json", d / "network.npz", d / "README.txt"]
+
+
+def _export_readme(compiled: Any, notes: list[str]) -> str:
+    lines = [f"Network {compiled.network.name!r} compiled by neurocompile for {compiled.board.name}.",
+             "", "Run with stock sPyNNaker 1!7.4.1 / PyNN 0.13 (no neurocompile needed):",
+             "    python run_pynn.py --steps N --spikes spikes.npz",
+             "sPyNNaker takes the machine from its configuration (~/.spynnaker.cfg): [Machine]",
+             "machine_name and version = 5 for a board, spalloc_server for a multi-board machine,",
+             "or virtual_board = True to map without hardware.", ""]
+    if notes:
+        lines += ["Parts of neurocompile's plan sPyNNaker cannot express:"] + [f"- {n}" for n in notes]
+    return "\n".join(lines) + "\n"
+
+
+__all__ = ["SpynnakerBackend", "SpynnakerRunner", "write_bundle"]
