@@ -17,8 +17,9 @@ Our plan in sPyNNaker's terms:
   chip (``MachineVertex.get_fixed_location`` falls back to the application vertex's), and a core
   index ``p`` is tested with ``fixed.p not in next_cores`` on an iterator (consumed: it fails for a
   population of more than one core). So a population whose slices are all on one chip is
-  constrained to it; one spread over several chips is left to sPyNNaker's placer, and the
-  difference is reported.
+  constrained to it; for one spread over several chips the script wraps sPyNNaker's splitter and
+  fixes each machine vertex on its slice's chip (``slice_chips``; pynn_script.pin_slices). Core
+  indices are left to sPyNNaker.
 * Ring-buffer shifts: ``max_expected_summed_weight = [forced(s_exc), forced(s_inh)]``.
 * The 7.4.1 delay defect (docs/spynnaker-backend.md): a projection with synapses beyond the post's
   in-core delay slots (delay-extension rows) between populations of different neurons per core is
@@ -162,12 +163,18 @@ def lower(compiled: Any, steps: int, use_plan: bool = True) -> tuple[dict[str, A
         if use_plan and compiled.placements is not None:
             off = compiled.slices.offset[pop.name]
             chips = {tuple(int(c) for c in compiled.placements.chip[off + j]) for j in range(len(parts))}
-            if len(chips) == 1 and next(iter(chips))[0] >= 0:
+            if any(c[0] < 0 for c in chips):
+                notes.append(f"population {pop.name!r}: not placed by us; sPyNNaker's placer chooses")
+            elif len(chips) == 1:
                 entry["placement"] = list(next(iter(chips)))
-            else:
+            elif pop.model == "poisson":
                 notes.append(f"population {pop.name!r}: our {len(parts)} slices are on {len(chips)} chips; "
-                             f"sPyNNaker 1!7.4.1 can only pin a whole population to one chip, so its "
-                             f"placer chooses")
+                             f"a Poisson source's cores are made by SplitterPoissonDelegate (or merged "
+                             f"into its target), so sPyNNaker's placer chooses")
+            else:
+                starts = np.cumsum([0] + [int(p.size) for p in parts[:-1]])
+                entry["slice_chips"] = [[int(starts[j]), *(int(v) for v in compiled.placements.chip[off + j])]
+                                        for j in range(len(parts))]
         pops_spec.append(entry)
     if use_plan:
         problems = delay_defects(compiled, apc)

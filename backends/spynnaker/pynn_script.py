@@ -18,7 +18,8 @@ sPyNNaker partition and place on its own):
 * neurons per core (``set_max_atoms_per_core``) and the neuron order that makes each of our core
   slices a contiguous range of ids (``perm_<pop>`` in the npz: PyNN id k is our neuron perm[k];
   recorded spikes are mapped back to our ids);
-* ``add_placement_constraint(x, y)`` for a population whose slices are all on one chip;
+* ``add_placement_constraint(x, y)`` for a population whose slices are all on one chip, and for
+  one spread over several chips the chip of each core (``pin_slices``);
 * ``max_expected_summed_weight`` per population, forcing the ring-buffer shifts neurocompile chose,
   so the uint16 weights sPyNNaker writes are the ones neurocompile quantized (kept with --no-plan).
 """
@@ -73,6 +74,8 @@ def build(sim, spec, data, use_plan=True):
             pop.set_max_atoms_per_core(int(p["max_atoms_per_core"]))
         if use_plan and p.get("placement") is not None:
             pop.add_placement_constraint(*p["placement"])
+        if use_plan and p.get("slice_chips"):
+            pin_slices(pop, p["slice_chips"])
         for var in p.get("record", []):
             pop.record(var)
         pops[name] = pop
@@ -91,6 +94,45 @@ def build(sim, spec, data, use_plan=True):
                                           synapse_type=synapse, receptor_type=q["receptor"],
                                           label=q["name"])
     return pops, projs
+
+
+def pin_slices(pop, slice_chips):
+    """Put each core of `pop` on the chip our plan chose for it.
+
+    ``add_placement_constraint`` fixes the whole population on one chip (PACMAN's
+    ``ApplicationPlacer._do_fixed_location`` places each same-chip group of a fixed application
+    vertex where the group's first machine vertex with a fixed location says, and a machine vertex
+    without one inherits the application vertex's). So the population is constrained to the chip
+    of its first slice, and a splitter that wraps sPyNNaker's own one gives every machine vertex it
+    creates the chip of its slice (``slice_chips``: [first PyNN id, x, y] per slice).
+    """
+    from spynnaker.pyNN.extra_algorithms.splitter_components import (
+        SplitterPopulationVertexFixed, SplitterPopulationVertexNeuronsSynapses)
+    from pacman.model.partitioner_splitters import SplitterFixedLegacy
+
+    app = pop._vertex  # pylint: disable=protected-access
+    if p_is_population_vertex(app):
+        base = SplitterPopulationVertexFixed if app.use_combined_core else SplitterPopulationVertexNeuronsSynapses
+    else:
+        base = SplitterFixedLegacy
+    starts = np.asarray([int(s[0]) for s in slice_chips])
+    chips = [(int(s[1]), int(s[2])) for s in slice_chips]
+
+    class PinnedSplitter(base):
+        def create_machine_vertices(self, chip_counter):
+            super().create_machine_vertices(chip_counter)
+            for mv in self.governed_app_vertex.machine_vertices:
+                j = int(np.searchsorted(starts, mv.vertex_slice.lo_atom, side="right")) - 1
+                mv.set_fixed_location(*chips[j])
+
+    x, y = chips[0]
+    pop.add_placement_constraint(x, y)
+    app.splitter = PinnedSplitter()
+
+
+def p_is_population_vertex(app):
+    from spynnaker.pyNN.models.neuron import PopulationVertex
+    return isinstance(app, PopulationVertex)
 
 
 def collect_spikes(spec, data, pops, steps):
