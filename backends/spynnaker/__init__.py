@@ -7,7 +7,10 @@ XDG_CONFIG_HOME, reports, working directory; the user's home is never read or wr
 ``Runner.run(steps)`` runs the script in a subprocess with a timeout (``options["timeout_s"]``,
 default 600 s) on a virtual board of the board's version by default, reads back what sPyNNaker
 mapped (readback.py) and writes ``spynnaker/mapping.json``: both plans and every difference
-(compare.py). ``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
+(compare.py). Options: ``out_dir``, ``timeout_s``, ``no_plan`` (sPyNNaker partitions and places
+on its own; the forced shifts stay), ``allow_delay_defect`` (lower a plan that hits the 7.4.1
+delay defect instead of refusing it: only to reproduce it), ``machine`` / ``spalloc_server``.
+``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
 
 A real machine (``options["machine"]`` = a machine name, or ``options["spalloc_server"]``; or the environment variables NEUROCOMPILE_SPINNAKER_MACHINE /
 NEUROCOMPILE_SPALLOC_SERVER) replaces ``virtual_board = True`` by that machine in the private
@@ -39,11 +42,12 @@ def _script_source() -> str:
     return (Path(__file__).with_name("pynn_script.py")).read_text(encoding="utf-8")
 
 
-def write_bundle(compiled: Any, out_dir: Path, steps: int, use_plan: bool = True) -> tuple[Path, dict, list[str]]:
+def write_bundle(compiled: Any, out_dir: Path, steps: int, use_plan: bool = True,
+                 allow_delay_defect: bool = False) -> tuple[Path, dict, list[str]]:
     """Write run_pynn.py, network.json, network.npz into out_dir; return (dir, spec, notes)."""
     from neurocompile.backends.spynnaker.lower import lower
 
-    spec, arrays, notes = lower(compiled, steps, use_plan=use_plan)
+    spec, arrays, notes = lower(compiled, steps, use_plan=use_plan, allow_delay_defect=allow_delay_defect)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SCRIPT_NAME).write_text(_script_source(), encoding="utf-8")
     (out_dir / "network.json").write_text(json.dumps(spec, indent=1) + "\n")
@@ -85,7 +89,8 @@ class SpynnakerRunner(Runner):
         c, opts = self.compiled, self.options
         use_plan = not opts.get("no_plan", False)
         t0 = time.perf_counter()
-        _, spec, self.notes = write_bundle(c, self.dir, steps, use_plan=use_plan)
+        _, spec, self.notes = write_bundle(c, self.dir, steps, use_plan=use_plan,
+                                           allow_delay_defect=bool(opts.get("allow_delay_defect")))
         t_lower = time.perf_counter() - t0
         cfg = machine_cfg(c, opts)
         virtual = bool(cfg["Machine"]["virtual_board"])
@@ -149,7 +154,9 @@ class SpynnakerBackend(Backend):
     def build(self, compiled: Any, options: dict[str, Any]) -> SpynnakerRunner:
         from neurocompile.backends.spynnaker.lower import lower
 
-        lower(compiled, 0, use_plan=not options.get("no_plan", False))  # fail early, before any subprocess
+        # fail early (e.g. the delay defect), before any subprocess
+        lower(compiled, 0, use_plan=not options.get("no_plan", False),
+              allow_delay_defect=bool(options.get("allow_delay_defect")))
         return SpynnakerRunner(compiled, options)
 
     def export(self, compiled: Any, out_dir: Path) -> list[Path]:

@@ -90,8 +90,12 @@ def delay_defects(compiled: Any, apc: dict[str, int]) -> list[str]:
     return out
 
 
-def lower(compiled: Any, steps: int, use_plan: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
-    """(spec for network.json, arrays for network.npz, notes on what of the plan is not applied)."""
+def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: bool = False
+          ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
+    """(spec for network.json, arrays for network.npz, notes on what of the plan is not applied).
+
+    ``allow_delay_defect`` lowers a plan that hits the 7.4.1 delay defect anyway (to reproduce it).
+    """
     from neurocompile.targets.spinnaker.quantize import (
         forced_max_expected_summed_weight, raw_weights, ring_buffer_shifts_of)
     from neurocompile.targets.spinnaker.weights import weight_lsb
@@ -178,8 +182,9 @@ def lower(compiled: Any, steps: int, use_plan: bool = True) -> tuple[dict[str, A
         pops_spec.append(entry)
     if use_plan:
         problems = delay_defects(compiled, apc)
-        if problems:
+        if problems and not allow_delay_defect:
             raise ModelError("; ".join(problems))
+        notes.extend(f"NOT SAFE: {p}" for p in problems)
     projs_spec = []
     for j, proj in enumerate(net.projections.values()):
         post = net.populations[proj.post]
