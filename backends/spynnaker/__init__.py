@@ -130,7 +130,12 @@ class SpynnakerRunner(Runner):
 def _one_line_error(stderr: str, report_dir: Path, keep_dir: Path) -> str:
     """sPyNNaker's exception as one line; its placements_error.txt copied beside our outputs."""
     lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
-    last = lines[-1] if lines else "no output"
+    last = lines[-1].strip() if lines else "no output"
+    frames = [ln.strip() for ln in lines if ln.strip().startswith('File "')]
+    if frames:  # where it was raised: sPyNNaker's messages are often bare (e.g. "KeyError: (0, 4)")
+        f = frames[-1]
+        func, fname = f.rsplit(", in ", 1)[-1], Path(f.split('"')[1]).name
+        last += f" (raised in {func}, {fname})"
     for f in Path(report_dir).rglob("placements_error.txt") if Path(report_dir).exists() else []:
         shutil.copy(f, keep_dir / "placements_error.txt")
         last += f" (sPyNNaker's placement report: {keep_dir / 'placements_error.txt'})"

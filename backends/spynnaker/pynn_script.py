@@ -187,6 +187,8 @@ def main(argv=None):
     t0 = time.perf_counter()
     sim.run(steps * spec["dt_ms"])
     timing["run_s"] = time.perf_counter() - t0
+    import resource
+    timing["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
     if args.mapping:
         from neurocompile.backends.spynnaker.readback import read_back
         t0 = time.perf_counter()
