@@ -111,6 +111,9 @@ class SpynnakerRunner(Runner):
             (self.dir / "spynnaker_stderr.txt").write_text(proc.stderr)
             raise PluginError(_one_line_error(proc.stderr, senv.report_dir, self.dir))
         got = json.loads(raw_map.read_text())
+        with np.load(raw_map.with_suffix(".npz")) as z:
+            got["matrices"] = {n: {k: z[f"m{i}_{k}"] for k in ("pre", "post", "delay", "w16", "core")}
+                               for i, n in enumerate(got.pop("matrix_projections"))}
         self.mapping = compare(c, spec, got, self.notes)
         self.mapping["timing"] = {"lower_s": t_lower, "subprocess_s": wall, **got.get("timing", {})}
         self.mapping["machine"] = cfg["Machine"]

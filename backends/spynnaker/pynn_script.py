@@ -195,6 +195,11 @@ def main(argv=None):
         mapping = read_back(sim, spec, pops, projs)
         timing["readback_s"] = time.perf_counter() - t0
         mapping["timing"] = timing
+        matrices = mapping.pop("matrices")
+        names = sorted(matrices)
+        mapping["matrix_projections"] = names
+        np.savez(str(Path(args.mapping).with_suffix(".npz")),
+                 **{f"m{i}_{k}": v for i, n in enumerate(names) for k, v in matrices[n].items()})
         Path(args.mapping).write_text(json.dumps(mapping))
     if args.spikes:
         # a virtual board runs nothing: there are no spikes to read back

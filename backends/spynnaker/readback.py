@@ -9,7 +9,8 @@ sPyNNaker reserved for it (undelayed and delay-extension blocks), decoded by sPy
 ``synapse_io.convert_to_connections``; for static rows the 16-bit weight is also taken from the raw
 word (``word >> 16``) and both must agree.
 
-Everything is returned in PyNN ids (the exported order); the backend maps them back to ours.
+Everything is returned in PyNN ids (the exported order); the backend maps them back to ours. The
+matrices are numpy arrays (the script saves them to an .npz beside the JSON).
 """
 from __future__ import annotations
 
@@ -57,7 +58,7 @@ def _tables(getter_name: str) -> dict[str, int] | None:
     return {f"{t.x},{t.y}": int(t.number_of_entries) for t in tables.routing_tables}
 
 
-def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, dict], dict[str, list]]:
+def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list]]:
     from pacman.utilities.utility_calls import get_n_bits
     from spinn_front_end_common.interface.ds import DsSqlliteDatabase
     from spynnaker.pyNN.data import SpynnakerDataView
@@ -66,7 +67,7 @@ def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, di
     by_post: dict[str, list] = {}
     for name, proj in projs.items():
         by_post.setdefault(proj.post.label, []).append((name, proj))
-    out: dict[str, dict[str, list]] = {n: {"pre": [], "post": [], "delay": [], "w16": [], "core": []}
+    out: dict[str, dict[str, list[np.ndarray]]] = {n: {"pre": [], "post": [], "delay": [], "w16": [], "core": []}
                                        for n in projs}
     cores: dict[str, list] = {}
     with DsSqlliteDatabase() as ds:
@@ -128,12 +129,15 @@ def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, di
                                 raise RuntimeError(f"projection {pname}: raw synapse words disagree with "
                                                    f"sPyNNaker's reader on core {pl.x},{pl.y},{pl.p}")
                         rec = out[pname]
-                        rec["pre"].extend(np.asarray(conns["source"], dtype=np.int64).tolist())
-                        rec["post"].extend(np.asarray(conns["target"], dtype=np.int64).tolist())
-                        rec["delay"].extend(np.asarray(conns["delay"], dtype=float).tolist())
-                        rec["w16"].extend(w16.tolist())
-                        rec["core"].extend([core_id] * len(conns))
-    return out, cores
+                        rec["pre"].append(np.asarray(conns["source"], dtype=np.int64))
+                        rec["post"].append(np.asarray(conns["target"], dtype=np.int64))
+                        rec["delay"].append(np.asarray(conns["delay"], dtype=np.float64))
+                        rec["w16"].append(w16)
+                        rec["core"].append(np.full(len(conns), core_id, dtype=np.int64))
+    dtypes = {"pre": np.int64, "post": np.int64, "delay": np.float64, "w16": np.int64, "core": np.int64}
+    arrays = {n: {k: (np.concatenate(v) if v else np.zeros(0, dtypes[k])) for k, v in rec.items()}
+              for n, rec in out.items()}
+    return arrays, cores
 
 
 def read_back(sim: Any, spec: dict, pops: dict[str, Any], projs: dict[str, Any]) -> dict[str, Any]:
@@ -155,5 +159,5 @@ def read_back(sim: Any, spec: dict, pops: dict[str, Any], projs: dict[str, Any])
         "routing_entries_precompressed": precompressed,
         "routing_entries_compressed": None,  # on-chip compression does not run on a virtual board
         "synaptic_cores": syn_cores,
-        "matrices": matrices,
+        "matrices": matrices,  # {projection: {pre, post, delay (ms), w16, core}: numpy arrays}
     }
