@@ -201,6 +201,26 @@ def test_delay_defect_reproduced(tmp_path):
     assert any("NOT SAFE" in n and "mislaid" in n for n in runner.mapping["notes"])
 
 
+def test_delay_defect_also_when_pre_has_more_neurons_per_core(tmp_path):
+    """The opposite direction (pre 200 per core, post 100) is mis-laid too: the refusal covers
+    every unequal pair, not only pre < post."""
+    rng = np.random.default_rng(11)
+    net = Network(name="d2", dt_ms=1.0, seed=1)
+    net.add_spike_source("pre_big", [[1]] * 200)
+    net.add_population("post", 200, "lif_curr_exp")
+    pre, post = np.nonzero(rng.random((200, 200)) < 0.012)
+    net.add_projection("pre_big", "post", pre, post, rng.uniform(0.1, 0.5, pre.size),
+                       rng.integers(1, 200, pre.size), receptor="excitatory", name="p")
+    c = compile_network(net, load_board("spinn-5"),
+                        options={"max_neurons_per_core": {"pre_big": 200, "post": 100}})
+    with pytest.raises(ModelError, match="projection 'p'.*'pre_big' has 200 neurons per core but 'post' 100"):
+        get_backend("spynnaker").build(c, {})
+    runner, _ = _run(c, tmp_path, steps=10, allow_delay_defect=True)
+    w = runner.mapping["weights"]["p"]
+    assert not w["equal"] and w["n_delay_mismatch"] > 0, w
+    print(f"\n[delay defect, pre > post] {w}")
+
+
 # ---------------------------------------------------------------------------------- export
 def test_export_runs_without_neurocompile(tmp_path, mixed_run):
     c = mixed_run[0]
