@@ -115,6 +115,8 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
     for i, pop in enumerate(net.populations.values()):
         order, max_atoms, parts = slice_layout(compiled, pop.name)
         apc[pop.name] = max_atoms
+        if not use_plan:  # sPyNNaker alone: the population in its own order
+            order = np.arange(pop.size, dtype=np.int64)
         inv_p = np.empty(pop.size, dtype=np.int64)
         inv_p[order] = np.arange(pop.size)
         inv[pop.name] = inv_p
