@@ -102,6 +102,24 @@ def test_home_untouched_and_reports_inside(synfire_run):
     assert "virtual_board = True" in cfg and "version = 5" in cfg
 
 
+def test_own_placer_comparison(synfire_run, tmp_path):
+    """Our plan and sPyNNaker alone on the same network: our traffic model on what each placed."""
+    from neurocompile.backends.spynnaker import compare_with_own_placer
+
+    c = synfire_run[0]
+    runs = compare_with_own_placer(c, tmp_path, timeout_s=TIMEOUT_S)
+    ours = runs["our_model_of_our_plan"]
+    # the model applied to our placement is the placement pass's own objective
+    assert ours["traffic"]["hop_weighted_spikes_per_s"] == pytest.approx(c.placements.cost)
+    # sPyNNaker put every core where we said: same traffic on its readback
+    assert runs["our_plan"]["traffic"] == pytest.approx(ours["traffic"])
+    assert runs["our_plan"]["chips_used"] == ours["chips_used"]
+    alone = runs["spynnaker_alone"]
+    assert alone["weights_equal"]  # forced shifts hold whatever the partition
+    assert alone["cores_by_kind"]["population"] < runs["our_plan"]["cores_by_kind"]["population"]  # 256/core
+    assert (tmp_path / "own_placer.json").is_file()
+
+
 # -------------------------------------------------- sources, Poisson, STDP, v recording, inhibition
 def _mixed() -> Network:
     rng = np.random.default_rng(5)

@@ -186,4 +186,32 @@ def _export_readme(compiled: Any, notes: list[str]) -> str:
     return "\n".join(lines) + "\n"
 
 
-__all__ = ["SpynnakerBackend", "SpynnakerRunner", "write_bundle"]
+
+
+
+def compare_with_own_placer(compiled: Any, out_dir: Any, steps: int = 10, timeout_s: float = 600) -> dict[str, Any]:
+    """Map `compiled` twice on the virtual board: with our plan, and with sPyNNaker's own
+    partitioner and placer (no constraints; forced shifts kept). Per run: chips and cores used,
+    max routing entries per chip (PACMAN's uncompressed tables), and inter-chip traffic and hops of
+    our traffic model on that placement. Writes ``out_dir/own_placer.json``."""
+    from neurocompile.backends.spynnaker.compare import ours_as_cores, theirs_as_cores, traffic_of
+
+    out = Path(out_dir).resolve()
+    runs = {}
+    for label, no_plan in (("our_plan", False), ("spynnaker_alone", True)):
+        r = SpynnakerRunner(compiled, {"out_dir": out / label, "timeout_s": timeout_s, "no_plan": no_plan})
+        r.run(steps)
+        sp = r.mapping["spynnaker"]
+        tables = sp["routing_entries_uncompressed"] or {}
+        runs[label] = {"chips_used": sp["chips_used"], "cores_by_kind": sp["cores_by_kind"],
+                       "max_routing_entries": max(tables.values(), default=0),
+                       "total_routing_entries": sum(tables.values()),
+                       "traffic": traffic_of(compiled, theirs_as_cores(sp, planned=not no_plan)),
+                       "weights_equal": r.mapping["weights_equal"], "timing": r.mapping["timing"]}
+    runs["our_model_of_our_plan"] = {"chips_used": compiled.placements.chips_used,
+                                     "traffic": traffic_of(compiled, ours_as_cores(compiled)),
+                                     "placement_cost": compiled.placements.cost,
+                                     "baseline_cost": compiled.placements.baseline_cost}
+    (out / "own_placer.json").write_text(json.dumps(runs, indent=1) + "\n")
+    return runs
+__all__ = ["SpynnakerBackend", "SpynnakerRunner", "compare_with_own_placer", "write_bundle"]

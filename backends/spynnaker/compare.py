@@ -154,3 +154,75 @@ def compare(compiled: Any, spec: dict, got: dict, notes: list[str]) -> dict[str,
             "spynnaker": {k: v for k, v in got.items() if k != "matrices"},
             "weights": weights, "weights_equal": all(w.get("equal") for w in weights.values()),
             "differences": diffs, "notes": list(notes)}
+
+
+# ------------------------------------------------------------- our traffic model on any placement
+def traffic_of(compiled: Any, cores: dict[str, list[tuple[int, int, int, int]]]) -> dict[str, float]:
+    """Our SpiNNaker traffic model (passes/placement.py) on a placement given as, per population,
+    cores ``(lo, hi, x, y)`` over *our* neuron ids in order (lo..hi inclusive, contiguous after
+    `order`): every spike of a core is multicast once to each other chip holding a target of that
+    core; inter-chip spikes/s, hop-weighted spikes/s (route hops of `topology.hop_matrix`),
+    average hops. Rates: `resources.firing_rates` (as the placement pass)."""
+    from neurocompile.passes.resources import firing_rates
+    from neurocompile.passes.topology import grid_of
+
+    net = compiled.network
+    grid = grid_of(compiled.board)
+    rates = firing_rates(net, compiled.options)
+    core_of: dict[str, np.ndarray] = {}
+    chip_of_core: list[int] = []
+    core_rate: list[float] = []
+    for name, rows in cores.items():
+        pop = net.populations[name]
+        lab = np.full(pop.size, -1, dtype=np.int64)
+        order = cores_order(compiled, name) if rows and rows[0][4] else None
+        for lo, hi, x, y, _ in rows:
+            neurons = (order[lo:hi + 1] if order is not None else np.arange(lo, hi + 1))
+            lab[neurons] = len(chip_of_core)
+            chip_of_core.append(int(grid.id_at[x, y]))
+            core_rate.append(float(rates[name][neurons].sum()))
+        core_of[name] = lab
+    chip_arr, rate_arr = np.asarray(chip_of_core, dtype=np.int64), np.asarray(core_rate)
+    keys = []
+    n_chips = grid.n_chips
+    for proj in net.projections.values():
+        if not proj.n_synapses:
+            continue
+        src = core_of[proj.pre][proj.pre_idx]
+        dst = core_of[proj.post][proj.post_idx]
+        ok = (src >= 0) & (dst >= 0)  # a Poisson source merged into its target has no core
+        keys.append(np.unique(src[ok] * n_chips + chip_arr[dst[ok]]))
+    uniq = np.unique(np.concatenate(keys)) if keys else np.zeros(0, dtype=np.int64)
+    src, dst = uniq // n_chips, uniq % n_chips
+    inter = chip_arr[src] != dst
+    src, dst = src[inter], dst[inter]
+    f = rate_arr[src]
+    hop_w = float((f * grid.hops[chip_arr[src], dst]).sum())
+    total = float(f.sum())
+    return {"inter_chip_spikes_per_s": total, "hop_weighted_spikes_per_s": hop_w,
+            "average_hops": hop_w / total if total else 0.0}
+
+
+def cores_order(compiled: Any, pop: str) -> np.ndarray:
+    """Our order of a population's neurons (PyNN id k is our neuron order[k]) under our plan."""
+    return _load_perm(compiled, pop)
+
+
+def ours_as_cores(compiled: Any) -> dict[str, list[tuple]]:
+    s, pl = compiled.slices, compiled.placements
+    out = {}
+    for name in compiled.network.populations:
+        lo, rows = 0, []
+        for j in range(s.n_slices_of(name)):
+            n = int(s.neurons(name, j).size)
+            x, y = (int(v) for v in pl.chip[s.offset[name] + j])
+            rows.append((lo, lo + n - 1, x, y, True))
+            lo += n
+        out[name] = rows
+    return out
+
+
+def theirs_as_cores(got: dict, planned: bool) -> dict[str, list[tuple]]:
+    """sPyNNaker's cores; with our plan PyNN ids are in our order (flag True), else identity."""
+    return {name: [(r["lo"], r["hi"], r["x"], r["y"], True if planned else None) for r in rows]
+            for name, rows in got["populations"].items()}
