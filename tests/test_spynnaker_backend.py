@@ -239,6 +239,31 @@ def test_delay_defect_also_when_pre_has_more_neurons_per_core(tmp_path):
     print(f"\n[delay defect, pre > post] {w}")
 
 
+# ------------------------------------------------------------------------------ bundled models
+MODELS = [
+    pytest.param("synfire", {}, id="synfire"),
+    pytest.param("ca3", {}, id="ca3"),
+    pytest.param("place_recognition", {"n_places": 25, "epochs": 3}, id="place_recognition",
+                 marks=pytest.mark.slow),
+    pytest.param("motion", {"n_movies": 2}, id="motion", marks=pytest.mark.slow),
+]
+
+
+@pytest.mark.parametrize("name,kwargs", MODELS)
+def test_bundled_model_maps_with_bit_equal_weights(name, kwargs, tmp_path):
+    """CI scale of tests/test_model_compile_matrix.py, on a virtual SpiNN-5 with our plan."""
+    from neurocompile.plugins import get_model
+
+    if name == "place_recognition":
+        kwargs = {**kwargs, "cache_dir": str(tmp_path / "cache")}
+    c = compile_network(get_model(name).build(**kwargs), load_board("spinn-5"), seed=1, target=name)
+    runner, _ = _run(c, tmp_path / "out", steps=20)
+    m = runner.mapping
+    assert m["weights_equal"] and all(w["n_ours"] == w["n_spynnaker"] for w in m["weights"].values())
+    assert m["spynnaker"]["chips_used"] == c.placements.chips_used
+    assert not [d for d in m["differences"] if not d.startswith("routing entries")], m["differences"]
+
+
 # ---------------------------------------------------------------------------------- export
 def test_export_runs_without_neurocompile(tmp_path, mixed_run):
     c = mixed_run[0]

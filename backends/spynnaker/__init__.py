@@ -132,9 +132,19 @@ class SpynnakerRunner(Runner):
 
 def _one_line_error(stderr: str, report_dir: Path, keep_dir: Path) -> str:
     """sPyNNaker's exception as one line; its placements_error.txt copied beside our outputs."""
-    lines = [ln for ln in stderr.strip().splitlines() if ln.strip()]
+    raw = stderr.rstrip().splitlines()
+    lines = [ln for ln in raw if ln.strip()]
     last = lines[-1].strip() if lines else "no output"
-    frames = [ln.strip() for ln in lines if ln.strip().startswith('File "')]
+    # the exception line of the last traceback: the first unindented line after "Traceback"
+    in_tb, frames = False, []
+    for ln in raw:
+        if ln.startswith("Traceback (most recent call last)"):
+            in_tb, frames = True, []
+        elif in_tb and ln.strip().startswith('File "'):
+            frames.append(ln.strip())
+        elif in_tb and ln.strip() and not ln.startswith((" ", "\t")):
+            last, in_tb = ln.strip(), False
+    frames = frames or [ln.strip() for ln in lines if ln.strip().startswith('File "')]
     if frames:  # where it was raised: sPyNNaker's messages are often bare (e.g. "KeyError: (0, 4)")
         f = frames[-1]
         func, fname = f.rsplit(", in ", 1)[-1], Path(f.split('"')[1]).name
