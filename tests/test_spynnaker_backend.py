@@ -284,6 +284,14 @@ def test_export_runs_without_neurocompile(tmp_path, mixed_run):
     assert list((senv.root / "home").iterdir()) == []
 
 
+def test_a_loihi_compile_is_refused_before_any_subprocess():
+    from neurocompile.models.synfire import build
+
+    c = compile_network(build(n_groups=3, group_size=20, fan_in=5), load_board("loihi2-oheo-gulch"))
+    with pytest.raises(PluginError, match="targets spinnaker.*number format 'loihi2'"):
+        get_backend("spynnaker").build(c, {})
+
+
 def test_export_script_imports_no_neurocompile_at_top_level():
     src = (Path(__file__).parents[1] / "backends" / "spynnaker" / "pynn_script.py").read_text()
     top = [ln for ln in src.splitlines() if ln.startswith(("import ", "from "))]

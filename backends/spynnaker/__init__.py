@@ -172,6 +172,10 @@ class SpynnakerBackend(Backend):
     def build(self, compiled: Any, options: dict[str, Any]) -> SpynnakerRunner:
         from neurocompile.backends.spynnaker.lower import lower
 
+        problems = self.unsupported(compiled, options)  # board family, number format, recording
+        if problems:
+            raise PluginError(f"backend {self.name!r} cannot run network {compiled.network.name!r}: "
+                              + "; ".join(problems))
         # fail early (e.g. the delay defect), before any subprocess
         lower(compiled, 0, use_plan=not options.get("no_plan", False),
               allow_delay_defect=bool(options.get("allow_delay_defect")))
