@@ -125,6 +125,8 @@ class SpynnakerRunner(Runner):
                 for p in spec["populations"]:
                     if f"steps_{p['name']}" in z.files:
                         result.spikes[p["name"]] = (z[f"steps_{p['name']}"], z[f"ids_{p['name']}"])
+                    if f"v_{p['name']}" in z.files:  # hardware only; untested here
+                        result.traces.setdefault(p["name"], {})["v"] = z[f"v_{p['name']}"]
         if progress is not None:
             progress(steps, steps)
         return result

@@ -160,6 +160,25 @@ def collect_spikes(spec, data, pops, steps):
     return out
 
 
+def collect_v(spec, data, pops, steps):
+    """{population: (steps, n) membrane voltage in mV, columns in our neuron order}."""
+    out = {}
+    for p in spec["populations"]:
+        if "v" not in p.get("record", []):
+            continue
+        sig = pops[p["name"]].get_data("v").segments[0].filter(name="v")[0]
+        arr = np.asarray(sig.magnitude, dtype=np.float64)[:steps]
+        ids = np.asarray(sig.array_annotations.get("channel_index", np.arange(arr.shape[1])), dtype=np.int64)
+        full = np.full((arr.shape[0], p["size"]), np.nan)
+        full[:, ids] = arr
+        if p.get("perm"):
+            ours = np.empty_like(full)
+            ours[:, data[p["perm"]]] = full
+            full = ours
+        out[p["name"]] = full
+    return out
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent),
@@ -207,6 +226,8 @@ def main(argv=None):
         if not _virtual():
             for name, (st, ids) in collect_spikes(spec, data, pops, steps).items():
                 arrays[f"steps_{name}"], arrays[f"ids_{name}"] = st, ids
+            for name, v in collect_v(spec, data, pops, steps).items():
+                arrays[f"v_{name}"] = v
         np.savez(args.spikes, **arrays)
     sim.end()
     print(json.dumps({"timing": timing}))
