@@ -239,6 +239,43 @@ def test_delay_defect_also_when_pre_has_more_neurons_per_core(tmp_path):
     print(f"\n[delay defect, pre > post] {w}")
 
 
+# --------------------------------------------- the 7.4.1 FromListConnector row-length defect
+def _row_length_net() -> Network:
+    """Pre neuron 0 sends 128 synapses into post core 0 (posts 0..127; 200 per core); 64 other pre
+    neurons send one synapse each into core 1 and come first in the list."""
+    net = Network(name="rows", dt_ms=1.0, seed=1)
+    net.add_spike_source("pre", [[1]] * 100)
+    net.add_population("post", 400, "lif_curr_exp")
+    pre = np.concatenate([np.arange(1, 65), np.zeros(128, dtype=np.int64)])
+    post = np.concatenate([200 + np.arange(1, 65), np.arange(128)])
+    net.add_projection("pre", "post", pre, post, 0.2, 2, receptor="excitatory", name="rows")
+    return net
+
+
+@pytest.fixture(scope="module")
+def row_length_compiled():
+    return compile_network(_row_length_net(), load_board("spinn-5"),
+                           options={"max_neurons_per_core": {"pre": 100, "post": 200}})
+
+
+def test_row_length_defect_reproduced_with_unsorted_list(row_length_compiled, tmp_path):
+    """7.4.1 sizes rows from a mis-grouped list (FromListConnector.__numpy_group splits the unsorted
+    array at the sorted split points): in IR order pre 0's 128 synapses fall into two chunks of 64,
+    the row is sized 64 and the rest is dropped without a warning."""
+    runner, _ = _run(row_length_compiled, tmp_path, steps=5, sort_connections=False)
+    w = runner.mapping["weights"]["rows"]
+    assert w["n_ours"] == 192 and w["n_spynnaker"] < w["n_ours"], w
+    print(f"\n[row-length defect, unsorted list] {w}")
+
+
+def test_sorted_list_avoids_row_length_defect(row_length_compiled, tmp_path):
+    runner, _ = _run(row_length_compiled, tmp_path, steps=5)
+    w = runner.mapping["weights"]["rows"]
+    assert w["equal"] and w["n_spynnaker"] == 192, w
+    conns = np.load(tmp_path / "spynnaker" / "network.npz")["c0"]
+    assert np.all(np.diff(conns[:, 0]) >= 0)
+
+
 # ------------------------------------------------------------------------------ bundled models
 MODELS = [
     pytest.param("synfire", {}, id="synfire"),

@@ -43,11 +43,12 @@ def _script_source() -> str:
 
 
 def write_bundle(compiled: Any, out_dir: Path, steps: int, use_plan: bool = True,
-                 allow_delay_defect: bool = False) -> tuple[Path, dict, list[str]]:
+                 allow_delay_defect: bool = False, sort_connections: bool = True) -> tuple[Path, dict, list[str]]:
     """Write run_pynn.py, network.json, network.npz into out_dir; return (dir, spec, notes)."""
     from neurocompile.backends.spynnaker.lower import lower
 
-    spec, arrays, notes = lower(compiled, steps, use_plan=use_plan, allow_delay_defect=allow_delay_defect)
+    spec, arrays, notes = lower(compiled, steps, use_plan=use_plan, allow_delay_defect=allow_delay_defect,
+                                sort_connections=sort_connections)
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / SCRIPT_NAME).write_text(_script_source(), encoding="utf-8")
     (out_dir / "network.json").write_text(json.dumps(spec, indent=1) + "\n")
@@ -90,7 +91,8 @@ class SpynnakerRunner(Runner):
         use_plan = not opts.get("no_plan", False)
         t0 = time.perf_counter()
         _, spec, self.notes = write_bundle(c, self.dir, steps, use_plan=use_plan,
-                                           allow_delay_defect=bool(opts.get("allow_delay_defect")))
+                                           allow_delay_defect=bool(opts.get("allow_delay_defect")),
+                                           sort_connections=bool(opts.get("sort_connections", True)))
         t_lower = time.perf_counter() - t0
         cfg = machine_cfg(c, opts)
         virtual = bool(cfg["Machine"]["virtual_board"])

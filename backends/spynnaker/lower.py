@@ -90,11 +90,13 @@ def delay_defects(compiled: Any, apc: dict[str, int]) -> list[str]:
     return out
 
 
-def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: bool = False
-          ) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
+def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: bool = False,
+          sort_connections: bool = True) -> tuple[dict[str, Any], dict[str, np.ndarray], list[str]]:
     """(spec for network.json, arrays for network.npz, notes on what of the plan is not applied).
 
     ``allow_delay_defect`` lowers a plan that hits the 7.4.1 delay defect anyway (to reproduce it).
+    ``sort_connections=False`` keeps the IR's synapse order in the FromListConnector lists, which
+    7.4.1 mis-sizes (see below); only to reproduce that.
     """
     from neurocompile.targets.spinnaker.quantize import (
         forced_max_expected_summed_weight, raw_weights, ring_buffer_shifts_of)
@@ -195,6 +197,13 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
         conns[:, 1] = inv[proj.post][proj.post_idx]
         conns[:, 2] = raw.astype(np.float64) * weight_lsb(shift)   # |w|, exact
         conns[:, 3] = proj.delay.astype(np.float64) * dt
+        if sort_connections:
+            # sPyNNaker 1!7.4.1 FromListConnector.get_n_connections_from_pre_vertex_maximum groups
+            # the list with __numpy_group, which sorts a copy but splits the *unsorted* array at
+            # the sorted split points: unless the list is sorted by (pre, post), the maximum row
+            # length can come out too small and the synapses beyond it are dropped silently
+            # (docs/spynnaker-backend.md). Sorted by pre then post, both groupings are right.
+            conns = conns[np.lexsort((conns[:, 1], conns[:, 0]))]
         arrays[f"c{j}"] = conns
         q: dict[str, Any] = {"name": proj.name, "pre": proj.pre, "post": proj.post,
                              "receptor": proj.receptor, "connections": f"c{j}", "stdp": None}
