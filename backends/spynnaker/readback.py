@@ -58,12 +58,36 @@ def _tables(getter_name: str) -> dict[str, int] | None:
     return {f"{t.x},{t.y}": int(t.number_of_entries) for t in tables.routing_tables}
 
 
+#: Blocks up to this many synapses are decoded twice (ours and sPyNNaker's reader) and must agree;
+#: larger static undelayed blocks use only the vectorised decode (sPyNNaker's reader loops in Python
+#: per row: 85 s for 1M synapses).
+CROSS_CHECK_SYNAPSES = 50_000
+
+
+def _decode_static_undelayed(block: bytes, max_words: int, id_bits: int, type_bits: int, lo_atom: int,
+                             max_delay: int, per_ms: float):
+    """(source, target, delay ms, uint16 weight) of an undelayed static block, as sPyNNaker's
+    ``synapse_io._read_static_data`` + ``read_static_synaptic_data`` read it: row i holds the
+    synapses of pre atom i: ``[0, n, 0, word * n, padding]``, word = weight << 16 | delay <<
+    (id_bits + type_bits) | type << id_bits | target - lo; delay 0 means the post's max delay."""
+    rows = np.frombuffer(block, "<u4").reshape(-1, max_words + 3)
+    n = rows[:, 1].astype(np.int64)
+    mask = np.arange(max_words)[None, :] < n[:, None]
+    words = rows[:, 3:][mask].astype(np.int64)
+    src = np.repeat(np.arange(rows.shape[0], dtype=np.int64), n)
+    tgt = (words & ((1 << id_bits) - 1)) + lo_atom
+    ticks = (words & 0xFFFF) >> (id_bits + type_bits)
+    ticks[ticks == 0] = max_delay
+    return src, tgt, ticks.astype(np.float64) / per_ms, words >> 16  # ms as _rescale_connections
+
+
 def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, dict[str, np.ndarray]], dict[str, list]]:
     from pacman.utilities.utility_calls import get_n_bits
     from spinn_front_end_common.interface.ds import DsSqlliteDatabase
     from spynnaker.pyNN.data import SpynnakerDataView
     from spynnaker.pyNN.models.neuron.synapse_io import convert_to_connections
 
+    per_ms = float(SpynnakerDataView.get_simulation_time_step_per_ms())
     by_post: dict[str, list] = {}
     for name, proj in projs.items():
         by_post.setdefault(proj.post.label, []).append((name, proj))
@@ -113,27 +137,34 @@ def _matrices(pops: dict[str, Any], projs: dict[str, Any]) -> tuple[dict[str, di
                                        mri.delayed_max_words))
                     scale = scales[s_info.synapse_type]
                     static = type(s_info.synapse_dynamics).__name__ == "SynapseDynamicsStatic"
+                    max_delay = app.splitter.max_support_delay()
+                    lo = mv.vertex_slice.lo_atom
                     for delayed, block, max_words in blocks:
-                        conns = convert_to_connections(
-                            s_info, mv.vertex_slice, proj._projection_edge.pre_vertex.n_atoms,
-                            max_words, n_types, scales, block, delayed,
-                            app.splitter.max_support_delay(), mapc)
-                        w16 = np.rint(np.asarray(conns["weight"], dtype=float) * scale).astype(np.int64)
-                        if static and len(block):
-                            rows = np.frombuffer(block, "<u4").reshape(-1, max_words + 3)
-                            mask = np.arange(max_words)[None, :] < rows[:, 1:2]
-                            words = rows[:, 3:][mask]
-                            if len(words) != len(conns) or not np.array_equal(words >> 16, w16) or \
-                                    not np.array_equal(words & ((1 << id_bits) - 1),
-                                                       np.asarray(conns["target"]) - mv.vertex_slice.lo_atom):
+                        fast = None
+                        if static and not delayed and len(block):
+                            fast = _decode_static_undelayed(block, max_words, id_bits, get_n_bits(n_types),
+                                                            lo, max_delay, per_ms)
+                        if fast is not None and len(fast[0]) > CROSS_CHECK_SYNAPSES:
+                            src, tgt, dly, w16 = fast  # large: our vectorised decode only
+                        else:
+                            conns = convert_to_connections(
+                                s_info, mv.vertex_slice, proj._projection_edge.pre_vertex.n_atoms,
+                                max_words, n_types, scales, block, delayed, max_delay, mapc)
+                            src = np.asarray(conns["source"], dtype=np.int64)
+                            tgt = np.asarray(conns["target"], dtype=np.int64)
+                            dly = np.asarray(conns["delay"], dtype=np.float64)
+                            w16 = np.rint(np.asarray(conns["weight"], dtype=float) * scale).astype(np.int64)
+                            if fast is not None and not all(np.array_equal(a, b) for a, b in
+                                                            zip(fast, (src, tgt, dly, w16))):
                                 raise RuntimeError(f"projection {pname}: raw synapse words disagree with "
                                                    f"sPyNNaker's reader on core {pl.x},{pl.y},{pl.p}")
+                        conns = {"source": src, "target": tgt, "delay": dly}
                         rec = out[pname]
                         rec["pre"].append(np.asarray(conns["source"], dtype=np.int64))
                         rec["post"].append(np.asarray(conns["target"], dtype=np.int64))
                         rec["delay"].append(np.asarray(conns["delay"], dtype=np.float64))
-                        rec["w16"].append(w16)
-                        rec["core"].append(np.full(len(conns), core_id, dtype=np.int64))
+                        rec["w16"].append(np.asarray(w16, dtype=np.int64))
+                        rec["core"].append(np.full(len(src), core_id, dtype=np.int64))
     dtypes = {"pre": np.int64, "post": np.int64, "delay": np.float64, "w16": np.int64, "core": np.int64}
     arrays = {n: {k: (np.concatenate(v) if v else np.zeros(0, dtypes[k])) for k, v in rec.items()}
               for n, rec in out.items()}
