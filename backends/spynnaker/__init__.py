@@ -56,6 +56,13 @@ def write_bundle(compiled: Any, out_dir: Path, steps: int, use_plan: bool = True
     return out_dir, spec, notes
 
 
+def board_version(board: Any) -> int | None:
+    """sPyNNaker's board version for a single-board shape: 3 (2 x 2, 4 chips), 5 (8 x 8, 48 chips)."""
+    t = board.topology
+    shape = (t.width, t.height, board.n_chips)
+    return {(2, 2, 4): 3, (8, 8, 48): 5}.get(shape, BOARD_VERSIONS.get(board.name))
+
+
 def machine_cfg(compiled: Any, options: dict[str, Any]) -> dict[str, dict[str, object]]:
     """[Machine] section: a virtual board of the board's version, or the machine named."""
     machine = options.get("machine") or os.environ.get("NEUROCOMPILE_SPINNAKER_MACHINE")
@@ -63,12 +70,13 @@ def machine_cfg(compiled: Any, options: dict[str, Any]) -> dict[str, dict[str, o
     b = compiled.board
     if machine:
         return {"Machine": {"virtual_board": False, "machine_name": machine,
-                            "version": BOARD_VERSIONS.get(b.name, 5)}}
+                            "version": board_version(b) or 5}}
     if spalloc:
         # sPyNNaker sizes the spalloc job itself from the mapping (spinn_machine.cfg spalloc_server)
         return {"Machine": {"virtual_board": False, "spalloc_server": spalloc, "version": 5}}
-    if b.name in BOARD_VERSIONS:
-        return {"Machine": {"virtual_board": True, "version": BOARD_VERSIONS[b.name]}}
+    version = board_version(b)
+    if version is not None:
+        return {"Machine": {"virtual_board": True, "version": version}}
     # a multi-board machine: a virtual machine of the board's width x height (version 5 chips)
     t = b.topology
     return {"Machine": {"virtual_board": True, "version": 5, "width": t.width, "height": t.height}}
@@ -153,6 +161,13 @@ def _one_line_error(stderr: str, report_dir: Path, keep_dir: Path) -> str:
         f = frames[-1]
         func, fname = f.rsplit(", in ", 1)[-1], Path(f.split('"')[1]).name
         last += f" (raised in {func}, {fname})"
+    if "No more cores available on" in last:
+        where = last.split("No more cores available on", 1)[1].split(":", 1)[0].strip()
+        last = (f"PacmanConfigurationException: our placement puts more cores on chip ({where}) than "
+                f"sPyNNaker's machine has free there (its virtual SpiNN-5 models a dead core on chips "
+                f"(1,1) (1,3) (3,1) (3,3) (3,5) (5,2) (5,4) (5,6): 15 application cores, not 16; the "
+                f"board file's chip_limits.cores does not model that); compile for a board with "
+                f"chip_limits.cores = 15 to avoid it")
     for f in Path(report_dir).rglob("placements_error.txt") if Path(report_dir).exists() else []:
         shutil.copy(f, keep_dir / "placements_error.txt")
         last += f" (sPyNNaker's placement report: {keep_dir / 'placements_error.txt'})"
