@@ -84,7 +84,8 @@ def main() -> None:
             row.update(json.loads(proc.stdout.strip().splitlines()[-1]))
         else:
             row["connector_error"] = proc.stderr.strip().splitlines()[-1]
-        runner = get_backend("spynnaker").build(c, {"out_dir": base / f"run_{n}", "timeout_s": args.timeout})
+        runner = get_backend("spynnaker").build(c, {"out_dir": base / f"run_{n}", "timeout_s": args.timeout,
+                                                    "map_only": True})
         t = time.perf_counter()
         runner.run(100)
         row["backend_total_s"] = time.perf_counter() - t

@@ -39,7 +39,7 @@ def _run(compiled, out_dir, steps=30, **options):
     _require_spynnaker()
     backend = get_backend("spynnaker")
     check_backend(backend, compiled)
-    runner = backend.build(compiled, {"out_dir": out_dir, "timeout_s": TIMEOUT_S, **options})
+    runner = backend.build(compiled, {"out_dir": out_dir, "timeout_s": TIMEOUT_S, "map_only": True, **options})
     result = runner.run(steps)
     return runner, result
 
@@ -327,6 +327,18 @@ def test_a_loihi_compile_is_refused_before_any_subprocess():
     c = compile_network(build(n_groups=3, group_size=20, fan_in=5), load_board("loihi2-oheo-gulch"))
     with pytest.raises(PluginError, match="targets spinnaker.*number format 'loihi2'"):
         get_backend("spynnaker").build(c, {})
+
+
+def test_simulate_on_a_virtual_board_says_nothing_ran(tmp_path):
+    """`neurocompile simulate --backend spynnaker` on a virtual board: mapped, then a clear error,
+    never a table of zero spikes."""
+    proc = subprocess.run([sys.executable, "-m", "neurocompile.cli", "simulate", "synfire", "--board", "spinn-5",
+                           "--backend", "spynnaker", "--steps", "20", "--param", "n_groups=3", "--param",
+                           "group_size=20", "--param", "fan_in=5"],
+                          capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp_path)
+    assert proc.returncode != 0
+    assert "virtual board runs nothing: no spikes" in proc.stderr + proc.stdout
+    assert "Traceback" not in proc.stderr
 
 
 def test_export_script_imports_no_neurocompile_at_top_level():

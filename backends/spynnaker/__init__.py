@@ -9,7 +9,9 @@ default 600 s) on a virtual board of the board's version by default, reads back 
 mapped (readback.py) and writes ``spynnaker/mapping.json``: both plans and every difference
 (compare.py). Options: ``out_dir``, ``timeout_s``, ``no_plan`` (sPyNNaker partitions and places
 on its own; the forced shifts stay), ``allow_delay_defect`` (lower a plan that hits the 7.4.1
-delay defect instead of refusing it: only to reproduce it), ``machine`` / ``spalloc_server``.
+delay defect instead of refusing it: only to reproduce it), ``machine`` / ``spalloc_server``,
+``map_only`` (on a virtual board, return a SimResult without spikes instead of raising: a
+virtual board maps but runs nothing, and `simulate` must not show zero spikes as a result).
 ``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
 
 A real machine (``options["machine"]`` = a machine name, or ``options["spalloc_server"]``; or the environment variables NEUROCOMPILE_SPINNAKER_MACHINE /
@@ -128,6 +130,14 @@ class SpynnakerRunner(Runner):
         self.mapping["timing"] = {"lower_s": t_lower, "subprocess_s": wall, **got.get("timing", {})}
         self.mapping["machine"] = cfg["Machine"]
         (self.dir / "mapping.json").write_text(json.dumps(self.mapping, indent=1) + "\n")
+        if virtual and not opts.get("map_only"):
+            m = self.mapping
+            raise PluginError(
+                f"sPyNNaker mapped {c.network.name!r} on a virtual {c.board.name} (weights bit-equal to "
+                f"ours: {'yes' if m['weights_equal'] else 'NO'}; {len(m['differences'])} difference(s) "
+                f"from our plan in {self.dir / 'mapping.json'}), but a virtual board runs nothing: no "
+                f"spikes. Name a machine (NEUROCOMPILE_SPINNAKER_MACHINE or NEUROCOMPILE_SPALLOC_SERVER) "
+                f"to run it, or use the sim backend's spinnaker mode")
         result = SimResult(steps=steps, seed=c.seed, mode="spynnaker", dt_ms=c.network.dt_ms, spikes={},
                            wall_s=wall)
         with np.load(spikes) as z:
@@ -232,7 +242,8 @@ def compare_with_own_placer(compiled: Any, out_dir: Any, steps: int = 10, timeou
     out = Path(out_dir).resolve()
     runs = {}
     for label, no_plan in (("our_plan", False), ("spynnaker_alone", True)):
-        r = SpynnakerRunner(compiled, {"out_dir": out / label, "timeout_s": timeout_s, "no_plan": no_plan})
+        r = SpynnakerRunner(compiled, {"out_dir": out / label, "timeout_s": timeout_s, "no_plan": no_plan,
+                                       "map_only": True})
         r.run(steps)
         sp = r.mapping["spynnaker"]
         tables = sp["routing_entries_uncompressed"] or {}
