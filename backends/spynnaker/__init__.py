@@ -32,7 +32,7 @@ from typing import Any, Callable
 import numpy as np
 
 from neurocompile.backends.sim.engine import SimResult
-from neurocompile.errors import ModelError, PluginError
+from neurocompile.errors import PluginError
 from neurocompile.plugins import Backend, Runner, Supports
 
 SCRIPT_NAME = "run_pynn.py"

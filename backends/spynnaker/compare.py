@@ -54,9 +54,7 @@ def _our_side(compiled: Any, spec: dict) -> dict[str, Any]:
 
 
 def compare_weights(compiled: Any, spec: dict, got: dict) -> tuple[dict[str, Any], list[str]]:
-    """Per projection, our (pre, post, delay ms, uint16) multiset vs the matrix sPyNNaker wrote."""
-    import numpy as np
-
+    """Per projection, our (pre, post, delay ticks, uint16) multiset vs the matrix sPyNNaker wrote."""
     from neurocompile.targets.spinnaker.quantize import raw_weights
 
     net, out, diffs = compiled.network, {}, []

@@ -47,7 +47,6 @@ def _value(data, p, key):
 
 def build(sim, spec, data, use_plan=True):
     """Create populations and projections; return {name: Population}, {name: Projection}."""
-    dt = spec["dt_ms"]
     pops, projs = {}, {}
     for p in spec["populations"]:
         name, n = p["name"], p["size"]
