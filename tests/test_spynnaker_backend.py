@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import os
 import subprocess
 import sys
 from pathlib import Path
@@ -335,7 +336,8 @@ def test_simulate_on_a_virtual_board_says_nothing_ran(tmp_path):
     proc = subprocess.run([sys.executable, "-m", "neurocompile.cli", "simulate", "synfire", "--board", "spinn-5",
                            "--backend", "spynnaker", "--steps", "20", "--param", "n_groups=3", "--param",
                            "group_size=20", "--param", "fan_in=5"],
-                          capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp_path)
+                          capture_output=True, text=True, timeout=TIMEOUT_S, cwd=tmp_path,
+                          env={**os.environ, "TMPDIR": str(tmp_path)})  # its work dir lands here
     assert proc.returncode != 0
     assert "virtual board runs nothing: no spikes" in proc.stderr + proc.stdout
     assert "Traceback" not in proc.stderr
