@@ -89,6 +89,8 @@ def test_synfire_plan_applied(synfire_run):
                    or "projection" in d]
     assert slice_diffs == []
     assert (out / "spynnaker" / "mapping.json").is_file()
+    unc, comp = (m["spynnaker"][k] for k in ("routing_entries_uncompressed", "routing_entries_compressed"))
+    assert unc and set(comp) == set(unc) and all(0 < comp[c] <= unc[c] for c in unc), (unc, comp)
     # every remaining difference is listed (routing: our entry model vs PACMAN's tables)
     assert all(d.startswith(("routing entries", "application cores")) for d in m["differences"]), m["differences"]
 
