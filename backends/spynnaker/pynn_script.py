@@ -1,0 +1,242 @@
+#!/usr/bin/env python
+"""Run a network exported by neurocompile on SpiNNaker with stock sPyNNaker (PyNN 0.13).
+
+Needs only ``pyNN.spiNNaker`` (sPyNNaker 1!7.4.1) and numpy: no neurocompile import. The network
+is in ``network.json`` (populations, projections, plan) and ``network.npz`` (arrays) beside this
+file. Usage::
+
+    python run_pynn.py [--data DIR] [--steps N] [--spikes OUT.npz] [--no-plan]
+
+sPyNNaker reads its machine from its own configuration (``~/.spynnaker.cfg``,
+``$XDG_CONFIG_HOME/.spynnaker.cfg`` or ``./spynnaker.cfg``): ``[Machine] machine_name = ...`` and
+``version = 5`` for a board, ``spalloc_server = ...`` for a multi-board machine, or
+``virtual_board = True`` to map without hardware (no spikes are produced then).
+
+What the script applies from neurocompile's plan (``--no-plan`` drops the first three and lets
+sPyNNaker partition and place on its own):
+
+* neurons per core (``set_max_atoms_per_core``) and the neuron order that makes each of our core
+  slices a contiguous range of ids (``perm_<pop>`` in the npz: PyNN id k is our neuron perm[k];
+  recorded spikes are mapped back to our ids);
+* ``add_placement_constraint(x, y)`` for a population whose slices are all on one chip, and for
+  one spread over several chips the chip of each core (``pin_slices``);
+* ``max_expected_summed_weight`` per population, forcing the ring-buffer shifts neurocompile chose,
+  so the uint16 weights sPyNNaker writes are the ones neurocompile quantized (kept with --no-plan).
+"""
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+LIF_PARAMS = ("tau_m", "cm", "v_rest", "v_reset", "v_thresh", "tau_refrac", "tau_syn_E", "tau_syn_I",
+              "i_offset")
+
+
+def _value(data, p, key):
+    """A parameter: a scalar in the JSON, or an array in the npz (already in PyNN id order)."""
+    v = p["params"][key]
+    if isinstance(v, str):
+        return data[v]
+    return v
+
+
+def build(sim, spec, data, use_plan=True):
+    """Create populations and projections; return {name: Population}, {name: Projection}."""
+    pops, projs = {}, {}
+    for p in spec["populations"]:
+        name, n = p["name"], p["size"]
+        if p["model"] == "spike_array":
+            indptr, times = data[p["params"]["spike_indptr"]], data[p["params"]["spike_times_ms"]]
+            spike_times = [times[indptr[i]:indptr[i + 1]].tolist() for i in range(n)]
+            cell = sim.SpikeSourceArray(spike_times=spike_times)
+            pop = sim.Population(n, cell, label=name)
+        elif p["model"] == "poisson":
+            kw = {"rate": _value(data, p, "rate"), "start": _value(data, p, "start_ms")}
+            if p["params"].get("duration_ms") is not None:
+                kw["duration"] = _value(data, p, "duration_ms")
+            pop = sim.Population(n, sim.SpikeSourcePoisson(**kw), label=name)
+        elif p["model"] == "lif_curr_exp":
+            cell = sim.IF_curr_exp(**{k: _value(data, p, k) for k in LIF_PARAMS})
+            extra = {}
+            if p.get("max_expected_summed_weight") is not None:
+                extra["max_expected_summed_weight"] = p["max_expected_summed_weight"]
+            pop = sim.Population(n, cell, label=name, additional_parameters=extra or None)
+            pop.initialize(v=_value(data, p, "v_init"))
+        else:
+            raise SystemExit(f"population {name!r}: model {p['model']!r} has no PyNN counterpart here")
+        if use_plan and p.get("max_atoms_per_core"):
+            pop.set_max_atoms_per_core(int(p["max_atoms_per_core"]))
+        if use_plan and p.get("placement") is not None:
+            pop.add_placement_constraint(*p["placement"])
+        if use_plan and p.get("slice_chips"):
+            pin_slices(pop, p["slice_chips"])
+        for var in p.get("record", []):
+            pop.record(var)
+        pops[name] = pop
+    for q in spec["projections"]:
+        conns = data[q["connections"]]  # (n, 4) float64: pre id, post id, |weight| nA, delay ms
+        connector = sim.FromListConnector(conns)
+        if q.get("stdp") is not None:
+            s = q["stdp"]
+            synapse = sim.STDPMechanism(
+                timing_dependence=sim.SpikePairRule(tau_plus=s["tau_plus"], tau_minus=s["tau_minus"],
+                                                    A_plus=s["a_plus"], A_minus=s["a_minus"]),
+                weight_dependence=sim.AdditiveWeightDependence(w_min=s["w_min"], w_max=s["w_max"]))
+        else:
+            synapse = sim.StaticSynapse()
+        projs[q["name"]] = sim.Projection(pops[q["pre"]], pops[q["post"]], connector,
+                                          synapse_type=synapse, receptor_type=q["receptor"],
+                                          label=q["name"])
+    return pops, projs
+
+
+def pin_slices(pop, slice_chips):
+    """Put each core of `pop` on the chip our plan chose for it.
+
+    ``add_placement_constraint`` fixes the whole population on one chip (PACMAN's
+    ``ApplicationPlacer._do_fixed_location`` places each same-chip group of a fixed application
+    vertex where the group's first machine vertex with a fixed location says, and a machine vertex
+    without one inherits the application vertex's). So the population is constrained to the chip
+    of its first slice, and a splitter that wraps sPyNNaker's own one gives every machine vertex it
+    creates the chip of its slice (``slice_chips``: [first PyNN id, x, y] per slice).
+    """
+    from spynnaker.pyNN.extra_algorithms.splitter_components import (
+        SplitterPopulationVertexFixed, SplitterPopulationVertexNeuronsSynapses)
+    from pacman.model.partitioner_splitters import SplitterFixedLegacy
+
+    app = pop._vertex  # pylint: disable=protected-access
+    if p_is_population_vertex(app):
+        base = SplitterPopulationVertexFixed if app.use_combined_core else SplitterPopulationVertexNeuronsSynapses
+    else:
+        base = SplitterFixedLegacy
+    starts = np.asarray([int(s[0]) for s in slice_chips])
+    chips = [(int(s[1]), int(s[2])) for s in slice_chips]
+
+    class PinnedSplitter(base):
+        def create_machine_vertices(self, chip_counter):
+            super().create_machine_vertices(chip_counter)
+            for mv in self.governed_app_vertex.machine_vertices:
+                j = int(np.searchsorted(starts, mv.vertex_slice.lo_atom, side="right")) - 1
+                mv.set_fixed_location(*chips[j])
+
+    x, y = chips[0]
+    pop.add_placement_constraint(x, y)
+    app.splitter = PinnedSplitter()
+
+
+def p_is_population_vertex(app):
+    from spynnaker.pyNN.models.neuron import PopulationVertex
+    return isinstance(app, PopulationVertex)
+
+
+def collect_spikes(spec, data, pops, steps):
+    """{population: (steps, our neuron ids)} from the recorded spike trains."""
+    dt = spec["dt_ms"]
+    out = {}
+    for p in spec["populations"]:
+        if "spikes" not in p.get("record", []):
+            continue
+        block = pops[p["name"]].get_data("spikes")
+        st, ids = [], []
+        for k, train in enumerate(block.segments[0].spiketrains):
+            idx = int(train.annotations.get("source_index", k))
+            t = np.rint(np.asarray(train.magnitude, dtype=float) / dt).astype(np.int64)
+            st.append(t)
+            ids.append(np.full(t.size, idx, dtype=np.int64))
+        st_a = np.concatenate(st) if st else np.zeros(0, np.int64)
+        id_a = np.concatenate(ids) if ids else np.zeros(0, np.int64)
+        perm = data[p["perm"]] if p.get("perm") else None
+        if perm is not None:
+            id_a = perm[id_a]
+        keep = st_a < steps
+        order = np.lexsort((id_a[keep], st_a[keep]))
+        out[p["name"]] = (st_a[keep][order], id_a[keep][order])
+    return out
+
+
+def collect_v(spec, data, pops, steps):
+    """{population: (steps, n) membrane voltage in mV, columns in our neuron order}."""
+    out = {}
+    for p in spec["populations"]:
+        if "v" not in p.get("record", []):
+            continue
+        sig = pops[p["name"]].get_data("v").segments[0].filter(name="v")[0]
+        arr = np.asarray(sig.magnitude, dtype=np.float64)[:steps]
+        ids = np.asarray(sig.array_annotations.get("channel_index", np.arange(arr.shape[1])), dtype=np.int64)
+        full = np.full((arr.shape[0], p["size"]), np.nan)
+        full[:, ids] = arr
+        if p.get("perm"):
+            ours = np.empty_like(full)
+            ours[:, data[p["perm"]]] = full
+            full = ours
+        out[p["name"]] = full
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--data", default=str(Path(__file__).resolve().parent),
+                    help="directory holding network.json and network.npz (default: beside this file)")
+    ap.add_argument("--steps", type=int, default=None, help="timesteps to run (default: from network.json)")
+    ap.add_argument("--spikes", default=None, help="write recorded spikes here (.npz)")
+    ap.add_argument("--no-plan", action="store_true",
+                    help="let sPyNNaker partition and place (keeps the forced ring-buffer shifts)")
+    ap.add_argument("--mapping", default=None,
+                    help="(neurocompile backend) write what sPyNNaker mapped to this JSON; imports "
+                         "neurocompile.backends.spynnaker.readback")
+    args = ap.parse_args(argv)
+    d = Path(args.data)
+    spec = json.loads((d / "network.json").read_text())
+    steps = int(args.steps if args.steps is not None else spec["steps"])
+    timing = {}
+    with np.load(d / "network.npz", allow_pickle=False) as z:
+        data = {k: z[k] for k in z.files}
+    import pyNN.spiNNaker as sim
+
+    t0 = time.perf_counter()
+    sim.setup(timestep=spec["dt_ms"])
+    pops, projs = build(sim, spec, data, use_plan=not args.no_plan)
+    timing["build_s"] = time.perf_counter() - t0
+    t0 = time.perf_counter()
+    sim.run(steps * spec["dt_ms"])
+    timing["run_s"] = time.perf_counter() - t0
+    import resource
+    timing["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    if args.mapping:
+        from neurocompile.backends.spynnaker.readback import read_back
+        t0 = time.perf_counter()
+        mapping = read_back(sim, spec, pops, projs)
+        timing["readback_s"] = time.perf_counter() - t0
+        mapping["timing"] = timing
+        matrices = mapping.pop("matrices")
+        names = sorted(matrices)
+        mapping["matrix_projections"] = names
+        np.savez(str(Path(args.mapping).with_suffix(".npz")),
+                 **{f"m{i}_{k}": v for i, n in enumerate(names) for k, v in matrices[n].items()})
+        Path(args.mapping).write_text(json.dumps(mapping))
+    if args.spikes:
+        # a virtual board runs nothing: there are no spikes to read back
+        arrays = {"virtual_board": np.array(_virtual())}
+        if not _virtual():
+            for name, (st, ids) in collect_spikes(spec, data, pops, steps).items():
+                arrays[f"steps_{name}"], arrays[f"ids_{name}"] = st, ids
+            for name, v in collect_v(spec, data, pops, steps).items():
+                arrays[f"v_{name}"] = v
+        np.savez(args.spikes, **arrays)
+    sim.end()
+    print(json.dumps({"timing": timing}))
+    return 0
+
+
+def _virtual():
+    from spinn_utilities.config_holder import get_config_bool
+    return bool(get_config_bool("Machine", "virtual_board"))
+
+
+if __name__ == "__main__":
+    sys.exit(main())
