@@ -71,8 +71,7 @@ def _number_or_map(key: str, value: Any, lo: float, lo_open: bool, integer: bool
         _number(key, value, lo, lo_open, integer, what)
 
 
-_CHOICES = {"placement_starts": ("best", "all"), "partition_method": ("auto", "contiguous", "metis"),
-            "loihi_refractory": ("emulate", "drop", "error")}
+_CHOICES = {"placement_starts": ("best", "all"), "partition_method": ("auto", "contiguous", "metis")}
 LOIHI_ACCEPT = ("v_reset", "tau_refrac")
 RECEPTORS = ("excitatory", "inhibitory")
 
@@ -99,6 +98,9 @@ def _check_target_options(options: dict[str, Any]) -> None:
         if not isinstance(v, (list, tuple)) or any(x not in LOIHI_ACCEPT for x in v):
             raise NeurocompileError(f"compiler option loihi_accept: must be a list of {', '.join(LOIHI_ACCEPT)}, "
                                     f"got {_fmt(v)}")
+    if "loihi_refractory" in options and options["loihi_refractory"] not in ("emulate", "drop", "error"):
+        raise NeurocompileError(f"compiler option loihi_refractory: must be 'emulate', 'drop' or 'error', "
+                                f"got {_fmt(options['loihi_refractory'])}")
     if "loihi_param_tolerance" in options:
         _number("loihi_param_tolerance", options["loihi_param_tolerance"], 0.0, False, False,
                 "must be a number >= 0 (relative error)")
