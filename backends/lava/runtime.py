@@ -31,14 +31,15 @@ def _kill_children(before):
         except Exception:
             pass
     deadline = time.monotonic() + 1.0
+    join = multiprocessing.Process.join   # Lava's SystemProcess.join takes no timeout
     for c in new:
-        c.join(max(0.0, deadline - time.monotonic()))
-        if c.is_alive():
-            try:
+        try:
+            join(c, max(0.0, deadline - time.monotonic()))
+            if c.is_alive():
                 c.kill()
-                c.join(1.0)
-            except Exception:
-                pass
+                join(c, 1.0)
+        except Exception:
+            pass
     return len(new)
 
 
