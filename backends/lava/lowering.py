@@ -5,8 +5,8 @@ Mapping (the step/delay conventions are in processes.py and backends/sim/loihi2_
   `spike_array` / `poisson` -> one `RingBuffer` source slot fed the raster of sources.py.
 - projection (or part of one, below) -> one connection process: `Dense`/`Sparse` when all its
   delays are 1, `DelayDense`/`DelaySparse` (Lava delay = IR delay - 1) otherwise; Sparse when the
-  projection's density (synapses / (n_pre * n_post)) is below SPARSE_BELOW (bench/lava_backend.py
-  --crossover measures it). The connection gets the projection's own sign mode explicitly and the
+  projection's density (synapses / (n_pre * n_post)) is below SPARSE_BELOW (DELAY_SPARSE_BELOW
+  with delays; bench/lava_backend.py --crossover measures them) or the matrix is huge. The connection gets the projection's own sign mode explicitly and the
   weights Lava would use (`lava_weights`: idempotent under that mode), weight_exp, num_weight_bits.
 - Relays and delay stages of the delays pass and quantize's refractory self-synapses are ordinary
   loihi2_lif populations and projections by then: they lower like any other.
@@ -34,10 +34,16 @@ from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection
 from neurocompile.targets.loihi2.arith import MAX_IR_DELAY, lava_weights, sign_mode
 
-# Below this density a projection becomes Sparse/DelaySparse, else Dense/DelayDense. Measured
-# with `bench/lava_backend.py --crossover` (README "Lava backend"): Lava's Dense computes
-# `weights[:, s].sum(1)` on a dense int32 matrix, Sparse a scipy CSR product per step.
-SPARSE_BELOW = 0.05
+# Below these densities a projection becomes Sparse / DelaySparse, else Dense / DelayDense.
+# Measured with `bench/lava_backend.py --crossover` (400 -> 400, 2 shared cores, README "Lava
+# backend"): Dense and Sparse run at the same speed within the noise from 0.5% to 30% density, so
+# Sparse is chosen only where it saves memory without costing time (< 2%); DelaySparse (which
+# rebuilds its per-delay matrix stack every step) beats DelayDense below ~5% and loses above.
+# Any matrix over DENSE_MAX_ENTRIES (n_post * n_pre) goes sparse: a dense int32 copy would cost
+# 4 bytes per entry in every Lava process that holds it.
+SPARSE_BELOW = 0.02
+DELAY_SPARSE_BELOW = 0.05
+DENSE_MAX_ENTRIES = 2**25
 LIF_MODEL, SOURCE_MODELS = "loihi2_lif", ("spike_array", "poisson")
 IR_PARAMS = {"u": "u_init", "v": "v_init", "du": "du", "dv": "dv", "vth": "vth",
              "bias_mant": "bias_mant", "bias_exp": "bias_exp"}
@@ -149,15 +155,16 @@ def split_parts(proj: Projection) -> list[Part]:
     return [part(f"{proj.name}@d{int(v)}", d == v) for v in np.unique(d)]
 
 
-def choose_kind(p: Part, n_pre: int, n_post: int, sparse_below: float = SPARSE_BELOW) -> str:
+def choose_kind(p: Part, n_pre: int, n_post: int, sparse_below: float | None = None) -> str:
     delayed = p.delay.size > 0 and int(p.delay.max()) > 1
     density = p.weight.size / max(1, n_pre * n_post)
-    base = "sparse" if density < sparse_below else "dense"
+    limit = sparse_below if sparse_below is not None else (DELAY_SPARSE_BELOW if delayed else SPARSE_BELOW)
+    base = "sparse" if density < limit or n_pre * n_post > DENSE_MAX_ENTRIES else "dense"
     return f"delay_{base}" if delayed else base
 
 
 def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | None = None,
-          sparse_below: float = SPARSE_BELOW) -> Lowered:
+          sparse_below: float | None = None) -> Lowered:
     """Process specs for running `nets` together in one Lava session (sources added by with_sources)."""
     nets = list(nets)
     for net in nets:
