@@ -179,7 +179,7 @@ def network(draw, name: str, steps: int, scalar_decays: bool = False):
 
 
 @st.composite
-def batches(draw, max_nets: int = 3, max_steps: int = 60, scalar_decays: bool = False):
+def batches(draw, max_nets: int = 3, max_steps: int = 40, scalar_decays: bool = False):
     steps = draw(st.integers(1, max_steps))
     nets, sparse = [], set()
     for i in range(draw(st.integers(1, max_nets))):
