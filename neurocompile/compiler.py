@@ -100,6 +100,10 @@ def export_for_toolchains(result: CompiledNetwork, stage: Path) -> list[str]:
         elif backend.unsupported(result):
             notes.append(f"backend {name!r} exported nothing: {'; '.join(backend.unsupported(result))}")
         else:
-            written = backend.export(result, Path(stage))
+            try:
+                written = backend.export(result, Path(stage))
+            except NeurocompileError as e:  # a feature the toolchain cannot express: say which
+                notes.append(f"backend {name!r} exported nothing: {e}")
+                continue
             notes.append(f"backend {name!r} wrote {', '.join(sorted({p.relative_to(stage).parts[0] for p in written}))}/")
     return notes

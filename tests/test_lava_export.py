@@ -79,3 +79,23 @@ def test_spinnaker_compile_writes_no_lava(tmp_path):
     compiled = compile_network(net, load_board("spinn-3"), seed=1)
     write_compiled(compiled, tmp_path / "o")
     assert not (tmp_path / "o" / "lava").exists() and compiled.export_notes == []
+
+
+def test_a_network_lava_cannot_express_compiles_with_a_note_and_no_lava_dir(tmp_path):
+    from neurocompile.compiled import CompiledNetwork  # noqa: F401
+    from neurocompile.compiler import export_for_toolchains
+
+    net = Network(name="dup", seed=1)
+    net.add_spike_source("s", [[0]])
+    net.add_population("n", 1, "lif_curr_exp", {})
+    net.add_projection("s", "n", [0], [0], 1.0, 1)
+    compiled = compile_network(net, load_board("loihi2-oheo-gulch"), seed=1)
+    proj = next(iter(compiled.network.projections.values()))
+    # a multapse with weight_exp < 0 whose weights cannot merge: Lava cannot express it
+    proj.pre_idx, proj.post_idx = np.array([0, 0], np.int32), np.array([0, 0], np.int32)
+    proj.weight, proj.delay = np.array([200.0, 200.0]), np.array([1, 1], np.int32)
+    proj.attrs["weight_exp"], proj.attrs["num_weight_bits"] = -1, 8
+    (tmp_path / "stage").mkdir()
+    notes = export_for_toolchains(compiled, tmp_path / "stage")
+    assert len(notes) == 1 and "exported nothing" in notes[0] and repr(proj.name) in notes[0]
+    assert not (tmp_path / "stage" / "lava").exists()

@@ -113,9 +113,10 @@ def export_arrays(compiled: Any, steps: int) -> dict[str, np.ndarray]:
 
 def export(compiled: Any, out_dir: Any, steps: int = DEFAULT_EXPORT_STEPS) -> list[Path]:
     """Write `out_dir/lava/` with source spikes for `steps` steps; returns the files written."""
+    arrays = export_arrays(compiled, steps)   # raises before anything is written
     d = Path(out_dir) / "lava"
     d.mkdir(parents=True, exist_ok=True)
-    np.savez_compressed(d / "network.npz", **export_arrays(compiled, steps))
+    np.savez_compressed(d / "network.npz", **arrays)
     (d / "run_lava.py").write_text(script_source())
     (d / "README.txt").write_text(README.format(steps=steps, seed=compiled.seed, board=compiled.board.name))
     return [d / "network.npz", d / "run_lava.py", d / "README.txt"]
