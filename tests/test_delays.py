@@ -222,7 +222,7 @@ def test_relays_fire_exactly_once_per_input_spike(model):
 
 
 def test_loihi_relays_fire_exactly_once_per_input_spike_in_lava():
-    """The same property in Lava fixed_pt itself (via the Lava oracle), and loihi2 mode == Lava."""
+    """The same property in Lava fixed_pt itself (via the lava backend), and loihi2 mode == Lava."""
     from lava_helpers import run_lava
 
     steps = 60
