@@ -310,3 +310,23 @@ def test_ctrl_c_leaves_no_lava_process(tmp_path):
     assert p.returncode != 0
     time.sleep(0.5)
     assert not [c for c in seen if _alive(c)], "Lava child processes outlived Ctrl-C"
+
+
+def test_u_v_traces_equal_our_simulators():
+    net = Network(name="tr")
+    net.add_spike_source("s", [[0, 2, 3, 7], [1, 4, 9]])
+    net.add_population("a", 3, "loihi2_lif", {"du": 300, "dv": 100, "vth": 30}, record=("spikes", "v", "u"))
+    net.add_population("b", 2, "loihi2_lif", {"du": 50, "vth": 5000}, record=("v",))
+    net.add_projection("s", "a", [0, 1, 1], [0, 1, 2], [120, 90, -40], [1, 2, 1])
+    net.add_projection("a", "b", [0, 1, 2], [0, 1, 1], 100, 1)
+    steps = 15
+    r = run_networks(net, steps)
+    ours = _sim(net, steps)
+    assert set(r.traces) == {"a", "b"} and set(r.traces["a"]) == {"u", "v"} and set(r.traces["b"]) == {"v"}
+    for pop, vs in ours.traces.items():
+        for var, arr in vs.items():
+            np.testing.assert_array_equal(r.traces[pop][var], arr, f"{pop}.{var}")
+    assert np.any(r.traces["a"]["v"] != 0) and np.any(r.traces["b"]["v"] != 0)
+    net.populations["b"].record = ("i_syn_exc",)
+    with pytest.raises(LavaLoweringError, match=r"population 'b': records i_syn_exc"):
+        lower([net])

@@ -64,7 +64,7 @@ def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | 
     src_slots = {f"src{j}": r for j, r in enumerate(built.source_rasters)}
     results = []
     for i, net in enumerate(low.nets):
-        spikes, final = {}, {}
+        spikes, final, traces = {}, {}, {}
         for name, pop in net.populations.items():
             slot, off = low.loc[(i, name)]
             if slot.startswith("lif"):
@@ -72,11 +72,15 @@ def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | 
                 r = out["spikes"][k][:, off:off + pop.size]
                 final[name] = {"u": out["u"][k][off:off + pop.size].copy(),
                                "v": out["v"][k][off:off + pop.size].copy()}
+                rec = {v: out["traces"][(k, v)][:, off:off + pop.size].copy()
+                       for v in pop.record if (k, v) in out["traces"]}
+                if rec:
+                    traces[name] = rec
             else:
                 r = src_slots[slot][:, off:off + pop.size]
             st, ids = np.nonzero(r)
             spikes[name] = (st.astype(np.int32), ids.astype(np.int32))
-        results.append(SimResult(steps, int(seeds[i]), "lava-fixed_pt", net.dt_ms, spikes, {}, final,
+        results.append(SimResult(steps, int(seeds[i]), "lava-fixed_pt", net.dt_ms, spikes, traces, final,
                                  0, out["wall_s"]))
     timings = {"build_s": build_s, "startup_s": out["startup_s"], "run_s": out["run_s"],
                "read_s": out["read_s"], "wall_s": out["wall_s"]}
@@ -115,7 +119,7 @@ class LavaBackend(Backend):
     name = "lava"
     description = "Lava 0.10 CPU models, Loihi2SimCfg(select_tag='fixed_pt') (bit-accurate Loihi 2)"
     supports = Supports(families=("loihi2",), number_formats=("loihi2",), plasticity=False,
-                        recording=("spikes",), export=True)
+                        recording=("spikes", "u", "v"), export=True)
 
     def available(self) -> tuple[bool, str]:
         try:

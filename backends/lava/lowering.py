@@ -87,6 +87,10 @@ class Lowered:
 def check_network(net: Network) -> None:
     """Raise LavaLoweringError for the first thing in `net` Lava cannot express."""
     for pop in net.populations.values():
+        extra = [v for v in pop.record if v not in ("spikes", "u", "v")]
+        if extra or (pop.model != LIF_MODEL and [v for v in pop.record if v != "spikes"]):
+            raise LavaLoweringError(f"population {pop.name!r}: records {', '.join(pop.record)}; the lava "
+                                    f"backend records spikes, and u, v of {LIF_MODEL} populations")
         if pop.model != LIF_MODEL and pop.model not in SOURCE_MODELS:
             raise LavaLoweringError(
                 f"population {pop.name!r}: neuron model {pop.model!r} has no Lava 0.10 process; the lava "
@@ -191,6 +195,9 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
         for key, ir in IR_PARAMS.items():
             a[f"{slot}_{key}"] = np.concatenate([nets[i].populations[n].param(ir) for i, n, _ in members]
                                                 ).astype(np.int64)
+        rec = sorted({v for i, n, _ in members for v in nets[i].populations[n].record if v in ("u", "v")})
+        if rec:
+            a[f"{slot}_record"] = np.array(rec)
     for slot in src_members:
         a[f"{slot}_size"] = np.array(sizes[slot])
     groups: list[dict] = []

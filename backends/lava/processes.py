@@ -7,6 +7,7 @@ backend build the network with the same code). Do not import neurocompile here.
 The arrays (keys below; `lowering.py` makes them, `network.npz` stores them):
   n_lif, n_src, n_conn                    0-d ints
   lif{i}_size, lif{i}_{u,v,du,dv,vth,bias_mant,bias_exp}   per-neuron int64 arrays
+  lif{i}_record                           optional: state variables ("u", "v") to trace per step
   src{j}_size; src{j}_t, src{j}_n         spike steps and neuron ids of the precomputed raster
   conn{k}_kind                            dense | sparse | delay_dense | delay_sparse
   conn{k}_pre, conn{k}_post               "lif{i}" / "src{j}"
@@ -52,6 +53,7 @@ class Built:
         self.lifs, self.sinks, self.sources, self.conns = [], [], [], []
         self.components = []        # lists of lif indices; each is run by its first LIF
         self.source_rasters = []    # (steps, n) bool per source, as fed to Lava
+        self.monitors = []          # (lif index, variable, lava.proc.monitor Monitor)
 
 
 def source_raster(a, j, steps):
@@ -77,6 +79,12 @@ def build(a, steps):
                         bias_mant=p["bias_mant"], bias_exp=p["bias_exp"], name=f"lif{i}")
         sink = lv["Sink"](shape=(n,), buffer=steps)
         lif.s_out.connect(sink.a_in)
+        for var in (str(x) for x in np.atleast_1d(a.get(f"lif{i}_record", np.array([], dtype=str)))):
+            from lava.proc.monitor.process import Monitor
+
+            mon = Monitor()
+            mon.probe(target=getattr(lif, var), num_steps=steps)
+            b.monitors.append((i, var, mon))
         b.lifs.append(lif)
         b.sinks.append(sink)
     for j in range(_int(a, "n_src")):
