@@ -94,6 +94,7 @@ def build(a, steps):
     signs = {"excitatory": lv["SignMode"].EXCITATORY, "inhibitory": lv["SignMode"].INHIBITORY,
              "mixed": lv["SignMode"].MIXED}
     parent = list(range(len(b.lifs)))
+    src_posts = {}   # source index -> LIF indices it feeds (a source joins all their components)
 
     def find(x):
         while parent[x] != x:
@@ -139,9 +140,8 @@ def build(a, steps):
         if pre.startswith("lif"):
             parent[find(int(pre[3:]))] = find(post_i)
         else:
-            # a source joins the component of every LIF it feeds
-            b.__dict__.setdefault("_src_posts", {}).setdefault(int(pre[3:]), []).append(post_i)
-    for posts in b.__dict__.get("_src_posts", {}).values():
+            src_posts.setdefault(int(pre[3:]), []).append(post_i)
+    for posts in src_posts.values():
         for p in posts[1:]:
             parent[find(p)] = find(posts[0])
     comps = {}
