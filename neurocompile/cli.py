@@ -235,6 +235,8 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
     write_compiled(result, output, overwrite=overwrite, inputs=inputs)
     render_report(result.report, out)
     out.print(f"wrote {output}/ (network.ncnet, plan.npz, report.json; seed {result.seed})")
+    for note in getattr(result, "export_notes", ()):
+        out.print(note)
 
 
 @cli.command()

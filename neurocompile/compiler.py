@@ -83,4 +83,31 @@ def write_compiled(result: CompiledNetwork, out_dir: str | os.PathLike[str], ove
     """Write network + report; the directory appears only once both are complete (see outdir)."""
     with staged_output(out_dir, kind="compiled", overwrite=overwrite, inputs=inputs) as stage:
         save_compiled(result, stage)
+        result.export_notes = export_for_toolchains(result, stage)
     return Path(out_dir)
+
+
+def export_for_toolchains(result: CompiledNetwork, stage: Path) -> list[str]:
+    """Let every installed backend that exports for this board's family write its project (e.g.
+    `lava/`); a backend whose toolchain is not importable writes nothing. Returns one note each."""
+    from neurocompile.plugins import backend_names, get_backend
+
+    notes = []
+    for name in backend_names():
+        backend = get_backend(name)
+        s = backend.supports
+        if not s.export or not s.families or result.board.family not in s.families:
+            continue
+        ok, why = backend.available()
+        if not ok:
+            notes.append(f"backend {name!r} exported nothing: {why}")
+        elif backend.unsupported(result):
+            notes.append(f"backend {name!r} exported nothing: {'; '.join(backend.unsupported(result))}")
+        else:
+            try:
+                written = backend.export(result, Path(stage))
+            except NeurocompileError as e:  # a feature the toolchain cannot express: say which
+                notes.append(f"backend {name!r} exported nothing: {e}")
+                continue
+            notes.append(f"backend {name!r} wrote {', '.join(sorted({p.relative_to(stage).parts[0] for p in written}))}/")
+    return notes

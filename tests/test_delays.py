@@ -222,8 +222,8 @@ def test_relays_fire_exactly_once_per_input_spike(model):
 
 
 def test_loihi_relays_fire_exactly_once_per_input_spike_in_lava():
-    """The same property in Lava fixed_pt itself (via the Lava oracle), and loihi2 mode == Lava."""
-    from lava_oracle import run_lava
+    """The same property in Lava fixed_pt itself (via the lava backend), and loihi2 mode == Lava."""
+    from lava_helpers import run_lava
 
     steps = 60
     trains = relay_trains(steps, seed=1)

@@ -1,8 +1,11 @@
-"""The sim backend's `loihi2` mode against Lava 0.10 fixed_pt, spike for spike and u/v bit for bit.
+"""`--backend lava` against `--backend sim` (loihi2 mode), spike for spike and u/v bit for bit.
 
+Both sides are ours: the lava backend (backends/lava, through tests/lava_helpers.py) runs Lava
+0.10 fixed_pt itself, our simulator re-implements it; a difference is a bug in one of them. The
+lava backend is pinned independently by hand-built Lava networks (tests/test_lava_backend.py).
 Lava is required: these tests import it at module level and fail (never skip) without it.
 Random networks come from hypothesis; every example is a batch of 1-3 networks packed into one
-Lava run (see tests/lava_oracle.py) so 200 examples take a couple of minutes on 2 cores.
+Lava run (lowering.py: pack) so 200 examples take a couple of minutes on 2 cores.
 `-m slow` runs a variant with more examples.
 """
 from __future__ import annotations
@@ -12,11 +15,13 @@ import warnings
 import lava  # noqa: F401  -- deliberately unconditional: a missing Lava is a failure
 import numpy as np
 import pytest
+
+pytestmark = pytest.mark.lava
 from hypothesis import HealthCheck, event, given, settings
 from hypothesis import strategies as st
 from lava.utils.weightutils import SignMode, clip_weights, determine_sign_mode, truncate_weights
 
-from lava_oracle import LavaRun, run_lava
+from lava_helpers import LavaRun, run_lava
 from neurocompile.backends.sim import MODES, Simulation
 from neurocompile.backends.sim.loihi2_mode import (
     INHIBITORY, MIXED, EXCITATORY, Loihi2Mode, LoihiWeightWarning, lava_weights, sign_mode)
@@ -168,13 +173,13 @@ def network(draw, name: str, steps: int, scalar_decays: bool = False):
             d = rng.integers(1, 65, n)
         proj = net.add_projection(a, b, pre_idx, post_idx, w, d,
                                   attrs={"weight_exp": exp, "num_weight_bits": nwb})
-        if dkind == "one" and draw(st.booleans()):
+        if draw(st.booleans()):  # Sparse, or DelaySparse when delays > 1
             sparse.add(proj.name)
     return net, sparse
 
 
 @st.composite
-def batches(draw, max_nets: int = 3, max_steps: int = 60, scalar_decays: bool = False):
+def batches(draw, max_nets: int = 3, max_steps: int = 40, scalar_decays: bool = False):
     steps = draw(st.integers(1, max_steps))
     nets, sparse = [], set()
     for i in range(draw(st.integers(1, max_nets))):
@@ -238,8 +243,8 @@ def test_random_networks_bit_exact_with_lava_slow(batch):
 
 @settings(max_examples=8, deadline=None, suppress_health_check=HC)
 @given(batches(max_nets=2, max_steps=30, scalar_decays=True))
-def test_oracle_packing_equals_literal_lava_network(batch):
-    """The packed oracle (one LIF with per-neuron du/dv/vth, block matrices) == literal Lava."""
+def test_packed_lowering_equals_literal_lava_network(batch):
+    """The packed lowering (one LIF with per-neuron du/dv/vth, block matrices) == literal Lava."""
     nets, steps, sparse = batch
     packed = run_lava(nets, steps, sparse=_sparse_fn(sparse), pack=True)
     literal = run_lava(nets, steps, sparse=_sparse_fn(sparse), pack=False)
@@ -389,7 +394,7 @@ def test_mode_is_registered():
 
 
 def test_packing_keeps_negative_exp_projections_onto_one_population_apart():
-    """Regression (found by the property test): the oracle packed two weight_exp = -3 projections
+    """Regression (found by the property test): the packed lowering put two weight_exp = -3 projections
     into lif1 into one Lava process, which floor-shifts their summed input once instead of each
     sum separately. Ours, the literal Lava network and the packed one must all agree."""
     net = Network(name="negexp")

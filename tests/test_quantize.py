@@ -471,7 +471,7 @@ def _match_fraction(ra: np.ndarray, rb: np.ndarray, tol: int = 1) -> float:
 
 
 def test_float_and_quantized_feed_forward_spike_alike_in_loihi2_mode_and_lava():
-    from lava_oracle import run_lava
+    from lava_helpers import run_lava
 
     rng = np.random.default_rng(11)
     steps = 300
@@ -523,7 +523,7 @@ def test_mapping_is_exact_apart_from_weight_rounding(seed):
     """With decays Loihi represents exactly and the float weights set to the quantized values, the
     float model and Lava's fixed point give the same spikes, and V agrees to within the floor of
     the sign-magnitude decays (a few state units, here < 0.005 mV)."""
-    from lava_oracle import run_lava
+    from lava_helpers import run_lava
 
     rng = np.random.default_rng(seed)
     steps = 300

@@ -2,7 +2,8 @@
 
 Every rule below was read in the installed lava-nc 0.10.0 source (paths relative to the `lava`
 package) and is checked spike-for-spike and u/v against real Lava runs by
-tests/test_loihi2_bitexact.py (through tests/lava_oracle.py).
+tests/test_loihi2_bitexact.py (through the lava backend, backends/lava, itself pinned by hand-built
+Lava networks in tests/test_lava_backend.py).
 
 Synapses (Dense / Sparse / DelayDense, `proc/dense/models.py`, `proc/sparse/models.py`):
 - `AbstractPyDenseModelBitAcc.run_spk` (same code in `AbstractPySparseModelBitAcc.run_spk` and
@@ -70,7 +71,7 @@ from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Population, Projection
 # Lava's synapse arithmetic (sign modes, weight clipping) is the target's, shared with quantize.
-from neurocompile.targets.loihi2.arith import (  # noqa: F401  (re-exported for tests and the oracle)
+from neurocompile.targets.loihi2.arith import (  # noqa: F401  (re-exported for tests and the lava backend)
     DECAY_UNITY, EXCITATORY, INHIBITORY, MAX_IR_DELAY, MIXED, LoihiWeightWarning, lava_weights, sign_mode)
 
 # ----- synapses ---------------------------------------------------------------------------------
