@@ -78,7 +78,11 @@ def test_spinnaker_compile_writes_no_lava(tmp_path):
     net = get_model("synfire").build(n_groups=2, group_size=5, fan_in=3)
     compiled = compile_network(net, load_board("spinn-3"), seed=1)
     write_compiled(compiled, tmp_path / "o")
-    assert not (tmp_path / "o" / "lava").exists() and compiled.export_notes == []
+    assert not (tmp_path / "o" / "lava").exists()
+    assert not any("'lava'" in note for note in compiled.export_notes)
+    # the SpiNNaker toolchain's own project is what a SpiNNaker compile exports
+    assert (tmp_path / "o" / "spynnaker" / "run_pynn.py").is_file()
+    assert compiled.export_notes == ["backend 'spynnaker' wrote spynnaker/"]
 
 
 def test_a_network_lava_cannot_express_compiles_with_a_note_and_no_lava_dir(tmp_path):
