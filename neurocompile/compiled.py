@@ -30,7 +30,7 @@ from neurocompile.boards.schema import Board
 from neurocompile.errors import FileFormatError
 from neurocompile.ir.fileformat import load_network, save_network
 from neurocompile.ir.network import Network
-from neurocompile.records import DelayRecord, QuantizationRecord
+from neurocompile.records import DelayRecord, QuantizationRecord, jsonable
 
 if TYPE_CHECKING:
     from neurocompile.passes.pipeline import CompileContext, Diagnostic
@@ -193,20 +193,6 @@ def from_context(net: Network, ctx: CompileContext, report: dict[str, Any], targ
 
 
 # ------------------------------------------------------------------------------------------ files
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset)):
-        return [_jsonable(v) for v in sorted(value)]
-    if isinstance(value, (tuple, list)):
-        return [_jsonable(v) for v in value]
-    if isinstance(value, np.generic):
-        return value.item()
-    if isinstance(value, np.ndarray):
-        return value.tolist()
-    return value
-
-
 def save_compiled(c: CompiledNetwork, directory: str | os.PathLike[str]) -> None:
     """Write the compiled network into `directory` (a staging directory: see outdir.staged_output)."""
     from neurocompile.report.build import write_report
@@ -241,7 +227,7 @@ def save_compiled(c: CompiledNetwork, directory: str | os.PathLike[str]) -> None
         "format": COMPILED_FORMAT, "format_version": COMPILED_VERSION,
         "target": c.target, "seed": int(c.seed), "board": c.board.name,
         "board_file": board_file, "board_source": os.path.basename(c.board.source_file),
-        "options": _jsonable(c.options),
+        "options": jsonable(c.options),
         "quantization": c.quantization.to_dict(), "delays": c.delays.to_dict(), "plan": plan,
     }
     (d / MANIFEST_FILE).write_text(json.dumps(manifest, indent=1, allow_nan=False) + "\n")

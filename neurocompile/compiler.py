@@ -7,14 +7,15 @@ from pathlib import Path
 from typing import Any, Iterable
 
 from neurocompile.boards.schema import Board
-from neurocompile.errors import NeurocompileError
 from neurocompile.compiled import CompiledNetwork, from_context, save_compiled
+from neurocompile.errors import NeurocompileError
 from neurocompile.ir.network import Network
 from neurocompile.outdir import staged_output
 from neurocompile.passes import CompileContext, default_passes, run_pipeline
 from neurocompile.passes.pipeline import ProgressFn
-from neurocompile.targets import family_of
+from neurocompile.records import jsonable
 from neurocompile.report.build import build_report
+from neurocompile.targets import family_of
 
 MODEL_OPTIONS_KEY = "compile_options"
 
@@ -63,19 +64,11 @@ def compile_network(net: Network, board: Board, seed: int = 0, target: str = "",
                  f"{', '.join(from_model)} (--option overrides them)")
     compiled = run_pipeline(net, default_passes(), ctx, progress)
     report = build_report(compiled, ctx, target=target)
-    report["options"] = {"effective": _jsonable(merged), "from_model": from_model}
+    report["options"] = {"effective": jsonable(merged), "from_model": from_model}
     nir_record = net.metadata.get("nir")
     if isinstance(nir_record, dict):  # how a .nir file was imported (options given, dt, approximations)
-        report["nir_import"] = _jsonable(nir_record)
+        report["nir_import"] = jsonable(nir_record)
     return from_context(compiled, ctx, report, target)
-
-
-def _jsonable(value: Any) -> Any:
-    if isinstance(value, dict):
-        return {str(k): _jsonable(v) for k, v in value.items()}
-    if isinstance(value, (set, frozenset, tuple, list)):
-        return [_jsonable(v) for v in (sorted(value) if isinstance(value, (set, frozenset)) else value)]
-    return value
 
 
 def write_compiled(result: CompiledNetwork, out_dir: str | os.PathLike[str], overwrite: bool = False,

@@ -8,6 +8,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+import numpy as np
+
 
 @dataclass
 class QuantizationRecord:
@@ -45,3 +47,18 @@ class DelayRecord:
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DelayRecord":
         return cls(extensions=d.get("extensions", {}), relays=d.get("relays", {}))
+
+
+def jsonable(value: Any) -> Any:
+    """Plain JSON values from options and records (numpy scalars and arrays, sets and tuples)."""
+    if isinstance(value, dict):
+        return {str(k): jsonable(v) for k, v in value.items()}
+    if isinstance(value, (set, frozenset)):
+        return [jsonable(v) for v in sorted(value)]
+    if isinstance(value, (tuple, list)):
+        return [jsonable(v) for v in value]
+    if isinstance(value, np.generic):
+        return value.item()
+    if isinstance(value, np.ndarray):
+        return value.tolist()
+    return value
