@@ -338,30 +338,31 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
-def report(directory: Path, as_json: bool) -> None:
+@click.option("--all", "show_all", is_flag=True,
+              help="List every slice, chip and projection (default: the busiest 10 of each).")
+def report(directory: Path, as_json: bool, show_all: bool) -> None:
     """Summarise a compile output directory for a person to read.
 
-    Reads the saved compiled network (placement of every slice) and its report.json.
+    Reads DIR/report.json (checked against its JSON Schema, report.schema.json): the busiest
+    resources first, each population's busiest slice, the busiest slices and chips, quantization,
+    warnings grouped by kind, energy and latency estimates, pass timings last.
 
     \b
     Example:
       neurocompile report out/synfire
+      neurocompile report out/synfire --all            # every slice, chip and projection
       neurocompile report out/synfire --json | jq .utilization
     """
     import json
 
-    from neurocompile.compiled import is_compiled_dir, load_compiled
     from neurocompile.report.build import read_report
-    from neurocompile.report.text import render_report, render_slices
+    from neurocompile.report.text import render_report
 
-    compiled = load_compiled(directory) if is_compiled_dir(directory) else None
-    rep = compiled.report if compiled is not None else read_report(directory)
+    rep = read_report(directory)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
-    render_report(rep, out)  # read_report checked every field it prints
-    if compiled is not None:
-        render_slices(compiled, out)
+    render_report(rep, out, show_all=show_all)
 
 
 def main() -> None:
