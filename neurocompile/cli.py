@@ -275,6 +275,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     """
     from neurocompile.outdir import check_output_dir, staged_output
     from neurocompile.plugins import check_backend, get_backend
+    from neurocompile.report.run_notes import compile_warning_lines, print_lines, run_estimate_lines, run_estimates
     from neurocompile.report.simulation import simulation_summary, write_simulation
 
     inputs = _input_paths(target, board_name or "")
@@ -286,6 +287,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     if mode:
         options["mode"] = mode
     check_backend(runner_backend, compiled, options)
+    print_lines(err, compile_warning_lines(compiled.report))  # the compile's warnings, grouped as `report` does
     runner = runner_backend.build(compiled, options)
     with _progress_bar() as bar:
         task = bar.add_task(f"simulating ({backend})", total=steps)
@@ -300,6 +302,8 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     out.print(table)
     out.print(f"{summary['synaptic_events']:,} synaptic events in {summary['wall_seconds']:.3f} s "
               f"({summary['steps_per_second'] or 0:,.0f} steps/s)")
+    summary["estimates"] = run_estimates(compiled, result)
+    print_lines(out, run_estimate_lines(summary["estimates"]))
     if output:
         with staged_output(output, kind="simulation", overwrite=overwrite, inputs=inputs) as stage:
             write_simulation(stage, result, net, summary)

@@ -213,7 +213,7 @@ BAD = [
      "energy.static.board_idle.per"),
     ("energy-unknown-field", _spinn5, lambda d: _set(d, 1.0, "energy", "events", "synaptic_event", "jouls"),
      "energy.events.synaptic_event.jouls"),
-    ("energy-flat-old-style", _spinn5, lambda d: _set(d, {"spike_hop": 1.0e-9}, "energy"), "energy.spike_hop"),
+    ("energy-flat-old-style-bad", _spinn5, lambda d: _set(d, {"spike_hop": "1e-9"}, "energy"), "energy.spike_hop"),
     ("step-time-model", _loihi2, lambda d: _set(d, "fast", "energy", "step_time", "model"), "energy.step_time.model"),
     ("step-time-no-barrier", _loihi2, lambda d: _del(d, "energy", "step_time", "barrier"),
      "energy.step_time.barrier"),
@@ -320,3 +320,13 @@ def test_unknown_board_name_lists_bundled():
     with pytest.raises(BoardError) as e:
         load_board("spinn-7")
     assert all(name in str(e.value) for name in BOARDS)
+
+
+def test_old_unsourced_energy_form_is_read_with_a_warning_and_gives_no_estimates(tmp_path):
+    # compile directories written before the sourced form keep a copy of the board in the old form
+    data = _spinn5()
+    data["energy"] = {"synaptic_event": 43.0e-9, "spike_hop": 1.0e-9}
+    path = _write(tmp_path, data)
+    with pytest.warns(UserWarning, match=r"field 'energy' uses the old form"):
+        board = load_board_file(path)
+    assert board.energy is None

@@ -8,6 +8,7 @@ only these names, never a board family. Layout and meaning: docs/boards.md, docs
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass
 from typing import Any
 
@@ -128,6 +129,12 @@ def read_energy(r: Any, data: dict[str, Any]) -> EnergyModel | None:
     if not isinstance(e, dict):
         raise r.fail("energy", "a mapping with events, static, step_time", e)
     unknown = sorted(str(k) for k in set(e) - {"events", "static", "step_time"})
+    if unknown and all(isinstance(v, (int, float)) and not isinstance(v, bool) for v in e.values()):
+        # the unsourced name -> joules form of neurocompile before the sourced one (still in older
+        # compile directories' board copies): readable, but it gives no estimates
+        warnings.warn(f"{r.source}: field 'energy' uses the old form (name: joules) without sources; it is "
+                      f"ignored and no energy estimate is made (docs/boards.md, `energy`)", stacklevel=2)
+        return None
     if unknown:
         raise r.fail(f"energy.{unknown[0]}", "one of ['events', 'static', 'step_time'] (unknown field)", unknown[0])
     events = _costs(r, e.get("events", {}), "energy.events", "joules", "J", ACTIVITY, "counts")

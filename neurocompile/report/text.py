@@ -57,7 +57,7 @@ def _use_text(uses: list[tuple[float, str]]) -> str:
     return ", ".join(f"{_pct(f)} {SHORT.get(k, k)}" for f, k in uses if f >= 0.0005) or "no limited resource in use"
 
 
-class _Out:
+class LineWriter:
     """Wraps each logical line at spaces (names stay whole) and prints it without markup."""
 
     def __init__(self, console: Console) -> None:
@@ -73,6 +73,15 @@ class _Out:
                                 break_long_words=False, break_on_hyphens=False) or [pad]:
             self.console.print(Text(ln), soft_wrap=True, highlight=False)
 
+    def lines(self, lines: list[str]) -> None:
+        """Lines as estimate_lines / group_lines give them: '#' marks a heading, leading spaces indent."""
+        for ln in lines:
+            if ln.startswith("#"):
+                self.heading(ln[1:])
+            else:
+                stripped = ln.lstrip(" ")
+                self.line(stripped, indent=len(ln) - len(stripped), hang=4)
+
     def heading(self, text: str) -> None:
         self.console.print()
         for ln in textwrap.wrap(text, self.width, subsequent_indent="  ", break_long_words=False,
@@ -84,7 +93,7 @@ def _slice_name(s: dict[str, Any]) -> str:
     return f"{s.get('population', '?')}[{s.get('slice', '?')}]"
 
 
-def _header(o: _Out, r: dict[str, Any]) -> None:
+def _header(o: LineWriter, r: dict[str, Any]) -> None:
     net, board, util = r["network"], r["board"], r["utilization"]
     o.console.print(Text(f"{r['target']} on {board['name']} ({board['family']}), seed {r['seed']}, "
                          f"neurocompile {r['tool']['version']}", style="bold"), soft_wrap=True, highlight=False)
@@ -97,7 +106,7 @@ def _header(o: _Out, r: dict[str, Any]) -> None:
            f"{_pct(util['mean_core_neuron_fill'])}")
 
 
-def _busiest(o: _Out, cores: list[dict[str, Any]], chips: list[dict[str, Any]], slices: dict[int, dict]) -> None:
+def _busiest(o: LineWriter, cores: list[dict[str, Any]], chips: list[dict[str, Any]], slices: dict[int, dict]) -> None:
     worst: dict[str, tuple[float, str]] = {}
     for e in cores:
         for f, k in _uses(e):
@@ -115,7 +124,7 @@ def _busiest(o: _Out, cores: list[dict[str, Any]], chips: list[dict[str, Any]], 
         o.line(f"{_pct(f):>7}  {SHORT.get(k, k)}: {where}", indent=2, hang=11)
 
 
-def _populations(o: _Out, r: dict[str, Any], by_pop: dict[str, list], use_of: dict[int, list]) -> None:
+def _populations(o: LineWriter, r: dict[str, Any], by_pop: dict[str, list], use_of: dict[int, list]) -> None:
     rows = []
     for p in r["populations"]:
         mine = by_pop.get(p["name"], [])
@@ -134,7 +143,7 @@ def _populations(o: _Out, r: dict[str, Any], by_pop: dict[str, list], use_of: di
             o.line(f"{head}: {_slice_name(best)} core {best.get('core', '?')}: {_use_text(top)}", indent=2, hang=4)
 
 
-def _slices(o: _Out, placed: list[dict[str, Any]], use_of: dict[int, list], show_all: bool) -> None:
+def _slices(o: LineWriter, placed: list[dict[str, Any]], use_of: dict[int, list], show_all: bool) -> None:
     if not placed:
         return
     order = placed if show_all else sorted(placed, key=lambda s: -(use_of[s["_id"]][0][0] if use_of.get(s["_id"]) else 0.0))
@@ -146,7 +155,7 @@ def _slices(o: _Out, placed: list[dict[str, Any]], use_of: dict[int, list], show
                f"neurons: {_use_text(use_of.get(s['_id'], []))}", indent=2, hang=4)
 
 
-def _chips(o: _Out, chips: list[dict[str, Any]], show_all: bool) -> None:
+def _chips(o: LineWriter, chips: list[dict[str, Any]], show_all: bool) -> None:
     if not chips:
         return
     order = chips if show_all else sorted(chips, key=lambda c: -(_uses(c)[0][0] if _uses(c) else 0.0))
@@ -170,7 +179,7 @@ def _chips(o: _Out, chips: list[dict[str, Any]], show_all: bool) -> None:
         o.line(f"{_chip(c.get('chip')):<10}" + "".join(f"{x:>18}" for x in cells), indent=2)
 
 
-def _quantization(o: _Out, r: dict[str, Any], show_all: bool) -> None:
+def _quantization(o: LineWriter, r: dict[str, Any], show_all: bool) -> None:
     q = r.get("quantization")
     projs = q.get("projections") if isinstance(q, dict) else None
     if not isinstance(projs, dict) or not projs:
@@ -205,7 +214,7 @@ def _quantization(o: _Out, r: dict[str, Any], show_all: bool) -> None:
             o.line(f"{name:<{name_w}} {nums}", indent=2)
 
 
-def _warnings(o: _Out, r: dict[str, Any]) -> None:
+def _warnings(o: LineWriter, r: dict[str, Any]) -> None:
     groups = group_diagnostics(r["diagnostics"])
     if not groups:
         return
@@ -215,7 +224,7 @@ def _warnings(o: _Out, r: dict[str, Any]) -> None:
         o.line(ln, indent=4 if ln.startswith("  ") else 2, hang=2)
 
 
-def _passes(o: _Out, r: dict[str, Any]) -> None:
+def _passes(o: LineWriter, r: dict[str, Any]) -> None:
     if not r["passes"]:
         return
     total = sum(p["seconds"] for p in r["passes"])
@@ -225,7 +234,7 @@ def _passes(o: _Out, r: dict[str, Any]) -> None:
 
 def render_report(report: dict[str, Any], console: Console, show_all: bool = False) -> None:
     """Print a report that `read_report` checked against report.schema.json."""
-    o = _Out(console)
+    o = LineWriter(console)
     _header(o, report)
     mapping = report.get("mapping") or {}
     cores = [e for e in mapping.get("cores", []) if isinstance(e, dict)]
@@ -245,10 +254,5 @@ def render_report(report: dict[str, Any], console: Console, show_all: bool = Fal
     _chips(o, chips, show_all)
     _quantization(o, report, show_all)
     _warnings(o, report)
-    for ln in estimate_lines(report.get("estimates")):
-        if ln.startswith("#"):
-            o.heading(ln[1:])
-        else:
-            stripped = ln.lstrip(" ")
-            o.line(stripped, indent=len(ln) - len(stripped), hang=4)
+    o.lines(estimate_lines(report.get("estimates")))
     _passes(o, report)
