@@ -151,17 +151,11 @@ def boards() -> None:
     Add your own boards with NEUROCOMPILE_BOARD_PATH=/dir/with/yaml, or pass a .yaml path to --board.
     """
     from neurocompile.boards import all_boards
+    from neurocompile.report.boards_text import board_lines
 
-    table = Table(show_edge=False)
-    for col in ("board", "family", "chips", "cores/chip", "neurons/core", "max delay (steps)", "description"):
-        table.add_column(col, no_wrap=col == "board",
-                         justify="right" if col in ("chips", "cores/chip", "neurons/core", "max delay (steps)") else "left")
-    for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips)):
-        s = b.summary()
-        table.add_row(s["name"], s["family"], f"{s['chips']:,}", str(s["cores_per_chip"]),
-                      f"{s['neurons_per_core']:,}" if s["neurons_per_core"] else "-",
-                      str(s["max_delay_steps"]), s["description"])
-    out.print(table)
+    summaries = [b.summary() for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips))]
+    for line in board_lines(summaries, width=min(out.width or 80, 100)):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @cli.command()

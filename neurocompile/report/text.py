@@ -82,8 +82,9 @@ class LineWriter:
                 stripped = ln.lstrip(" ")
                 self.line(stripped, indent=len(ln) - len(stripped), hang=4)
 
-    def heading(self, text: str) -> None:
-        self.console.print()
+    def heading(self, text: str, blank: bool = True) -> None:
+        if blank:
+            self.console.print()
         for ln in textwrap.wrap(text, self.width, subsequent_indent="  ", break_long_words=False,
                                 break_on_hyphens=False):
             self.console.print(Text(ln, style="bold"), soft_wrap=True, highlight=False)
@@ -95,8 +96,8 @@ def _slice_name(s: dict[str, Any]) -> str:
 
 def _header(o: LineWriter, r: dict[str, Any]) -> None:
     net, board, util = r["network"], r["board"], r["utilization"]
-    o.console.print(Text(f"{r['target']} on {board['name']} ({board['family']}), seed {r['seed']}, "
-                         f"neurocompile {r['tool']['version']}", style="bold"), soft_wrap=True, highlight=False)
+    o.heading(f"{r['target']} on {board['name']} ({board['family']}), seed {r['seed']}, "
+              f"neurocompile {r['tool']['version']}", blank=False)
     o.line(f"network: {net['neurons']:,} neurons in {net['populations']} populations, {net['synapses']:,} synapses "
            f"in {net['projections']} projections, dt {net['dt_ms']} ms")
     lb_c = f" (lower bound {util['cores_lower_bound']:,})" if util["cores_lower_bound"] is not None else ""
