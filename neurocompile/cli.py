@@ -353,10 +353,13 @@ def report(directory: Path, as_json: bool, show_all: bool) -> None:
     """
     import json
 
+    from neurocompile.compiled import is_compiled_dir, load_compiled
     from neurocompile.report.build import read_report
     from neurocompile.report.text import render_report
 
-    rep = read_report(directory)
+    # a compile directory is loaded whole (a damaged plan is an error here too); its report.json is
+    # checked against the schema either way
+    rep = load_compiled(directory).report if is_compiled_dir(directory) else read_report(directory)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
