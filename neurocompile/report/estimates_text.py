@@ -12,6 +12,10 @@ _PREFIX = [(1e9, "G"), (1e6, "M"), (1e3, "k"), (1.0, ""), (1e-3, "m"), (1e-6, "u
            (1e-15, "f")]
 
 
+_PER = {"chip_used": "chip(s) used", "core_used": "core(s) used", "chip": "chip(s)", "board": "board(s)",
+        "system": "system"}
+
+
 def si(x: Any, unit: str) -> str:
     """4.3e-08, 'J' -> '43 nJ' (3 significant digits)."""
     if not isinstance(x, (int, float)) or not math.isfinite(x):
@@ -28,7 +32,10 @@ def _num(x: Any) -> str:
     return f"{x:,.0f}" if isinstance(x, (int, float)) and math.isfinite(x) and abs(x) >= 1 else f"{x:.3g}"
 
 
-def estimate_lines(est: Any, title: str = "Estimates on the chip (rough: docs/energy.md)") -> list[str]:
+def estimate_lines(est: Any, title: str = "Estimates on the chip (rough: docs/energy.md)",
+                   sources: bool = True) -> list[str]:
+    """Total, one line per component (measured or not) and the time per step; with `sources`, where
+    each number comes from (long: `report --all` shows them, docs/energy.md lists them)."""
     if not isinstance(est, dict):
         return []
     if "unavailable" in est and "energy" not in est:
@@ -40,14 +47,16 @@ def estimate_lines(est: Any, title: str = "Estimates on the chip (rough: docs/en
                  + (f" ({si(power, 'W')} while running)" if isinstance(power, (int, float)) else ""))
     comps = sorted(e.get("components") or [], key=lambda c: -(c.get("joules_per_simulated_second") or 0.0))
     for c in comps:
-        kind = "measured" if c.get("measured") else "not measured (simulated or assumed)"
+        kind = "measured" if c.get("measured") else "not measured"
         if "units" in c:  # a static power: watts x units x wall seconds per simulated second
-            what = (f"{si(c.get('joules_per_event'), 'W')} x {c['units']} {str(c.get('counts', '')).split(' ')[0]}"
+            per = _PER.get(str(c.get("counts", "")).split(" ")[0], "")
+            what = (f"{si(c.get('joules_per_event'), 'W')} x {c['units']} {per}"
                     f" x {c.get('wall_seconds_per_simulated_second', 0):.3g} s")
         else:
             what = f"{_num(c.get('count_per_simulated_second'))}/s x {si(c.get('joules_per_event'), 'J')}"
         lines.append(f"    {c.get('name')}: {what} = {si(c.get('joules_per_simulated_second'), 'J')}/s, {kind}")
-        lines.append(f"      source: {c.get('source')}")
+        if sources:
+            lines.append(f"      source: {c.get('source')}")
     if lat:
         rt = lat.get("realtime_factor")
         speed = (f"{rt:.3g}x faster than real time" if isinstance(rt, (int, float)) and rt > 1.0005 else
@@ -56,5 +65,9 @@ def estimate_lines(est: Any, title: str = "Estimates on the chip (rough: docs/en
         lines.append(f"  time per step: {si(lat.get('seconds_per_step'), 's')} ({speed}), "
                      f"{'measured' if lat.get('measured') else 'not measured'}")
         lines.append(f"    basis: {lat.get('basis')}")
-        lines.append(f"    source: {lat.get('source')}")
+        if sources:
+            lines.append(f"    source: {lat.get('source')}")
+    if not sources:
+        lines.append("  measured: by the cited authors on the chip; not measured: pre-silicon, design figure or "
+                     "ASSUMPTION. Sources: --all, docs/energy.md")
     return lines

@@ -48,4 +48,5 @@ def compile_warning_lines(report: dict[str, Any]) -> list[str]:
 
 
 def run_estimate_lines(est: dict[str, Any]) -> list[str]:
-    return estimate_lines(est, title="Estimates on the chip for this run's activity (rough: docs/energy.md)")
+    return estimate_lines(est, title="Estimates on the chip for this run's activity (rough: docs/energy.md)",
+                          sources=False)

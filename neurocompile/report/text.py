@@ -255,5 +255,5 @@ def render_report(report: dict[str, Any], console: Console, show_all: bool = Fal
     _chips(o, chips, show_all)
     _quantization(o, report, show_all)
     _warnings(o, report)
-    o.lines(estimate_lines(report.get("estimates")))
+    o.lines(estimate_lines(report.get("estimates"), sources=show_all))
     _passes(o, report)
