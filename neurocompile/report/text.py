@@ -105,6 +105,13 @@ def _header(o: LineWriter, r: dict[str, Any]) -> None:
     o.line(f"uses {util['cores_used']:,} of {util['cores_available']:,} cores{lb_c} and {util['chips_used']:,} of "
            f"{util['chips_available']:,} chips{lb_h}; mean neuron fill per core "
            f"{_pct(util['mean_core_neuron_fill'])}")
+    m = (r.get("mapping") or {}).get("summary") or {}
+    if isinstance(m.get("inter_chip_spikes_per_s"), (int, float)):
+        base = m.get("baseline_spynnaker_style") or {}
+        vs = (f" (sPyNNaker-style placement: {base['inter_chip_spikes_per_s']:,.0f})"
+              if isinstance(base, dict) and isinstance(base.get("inter_chip_spikes_per_s"), (int, float)) else "")
+        o.line(f"inter-chip traffic {m['inter_chip_spikes_per_s']:,.0f} spikes/s at the assumed rates{vs}, "
+               f"average {m.get('average_hops', 0):.2f} hops")
 
 
 def _busiest(o: LineWriter, cores: list[dict[str, Any]], chips: list[dict[str, Any]], slices: dict[int, dict]) -> None:
