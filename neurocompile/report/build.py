@@ -93,13 +93,12 @@ def _estimates(net: Network, ctx: CompileContext) -> dict[str, Any]:
     """Energy/latency from the board's costs and the rates the placement assumed (report/estimates.py)."""
     from neurocompile.compiled import Placements, Slices
     from neurocompile.passes.resources import firing_rates
-    from neurocompile.passes.topology import grid_of
     from neurocompile.report.estimates import ASSUMED_RATES, estimate
 
     if ctx.partition is None or ctx.placement is None:
         return {"unavailable": "the network was not partitioned and placed"}
     sl, pl = Slices.from_partition(ctx.partition), Placements.from_result(ctx.placement)
-    grid = grid_of(ctx.board)
+    grid = ctx.placement.grid  # its hop matrix is already computed (placement)
     cores = int(sl.n_slices + int(sl.extra_cores.sum()))
     return estimate(ctx.board.energy, ctx.board, net, sl, pl.chip, grid.hops, grid.id_at,
                     firing_rates(net, ctx.options), ctx.target.family.multicast, ASSUMED_RATES, cores)

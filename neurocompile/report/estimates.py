@@ -46,30 +46,42 @@ def activity(net: Network, slices: Any, chip_xy: np.ndarray, hops: np.ndarray, c
         if not pop.neuron_model.is_source:
             updates += pop.size * steps_per_s
             upd_per_slice += np.bincount(gs, minlength=n_slices)
+    n_units = n_slices if multicast else net.n_neurons
+    # (unit, destination chip) pairs a packet goes to, deduplicated: a bitmap when it is small
+    # (scatter, no sort), else sorted keys
+    bitmap = np.zeros((n_units, n_chips), dtype=bool) if n_units * n_chips <= 50_000_000 else None
     pairs = []
     for proj in net.projections.values():
         r_pre = np.asarray(rates[proj.pre], dtype=np.float64)[proj.pre_idx]
         post_s = _global_slice(slices, proj.post, proj.post_idx)
         syn_per_slice += np.bincount(post_s, weights=r_pre, minlength=n_slices)
+        if n_chips < 2:
+            continue
         pre_s = _global_slice(slices, proj.pre, proj.pre_idx)
         src_c, dst_c = chip_of[pre_s], chip_of[post_s]
         cross = (src_c >= 0) & (dst_c >= 0) & (src_c != dst_c)
         # the unit a packet is sent for: the slice (one key, multicast) or the neuron (its own axon)
-        unit = pre_s if multicast else proj.pre_idx.astype(np.int64) + _pop_offset(net, proj.pre)
-        pairs.append(np.unique(unit[cross] * n_chips + dst_c[cross]))
-    inter = chip_hops = 0.0
-    if pairs:
+        unit = pre_s[cross] if multicast else proj.pre_idx[cross].astype(np.int64) + _pop_offset(net, proj.pre)
+        if bitmap is not None:
+            bitmap[unit, dst_c[cross]] = True
+        else:
+            pairs.append(np.unique(unit * n_chips + dst_c[cross]))
+    if bitmap is not None:
+        unit, dst = np.nonzero(bitmap)
+    elif pairs:
         keys = np.unique(np.concatenate(pairs))
         unit, dst = keys // n_chips, keys % n_chips
-        if multicast:
-            rate_u, src = slice_rate[unit], chip_of[unit]
-        else:
-            all_r = np.concatenate([np.asarray(rates[p], dtype=np.float64) for p in net.populations])
-            all_c = np.concatenate([chip_of[_global_slice(slices, p, np.arange(net.populations[p].size))]
-                                    for p in net.populations])
-            rate_u, src = all_r[unit], all_c[unit]
-        inter = float(rate_u.sum())
-        chip_hops = float((rate_u * hops[src, dst]).sum())
+    else:
+        unit = dst = np.zeros(0, dtype=np.int64)
+    if multicast:
+        rate_u, src = slice_rate[unit], chip_of[unit]
+    else:
+        all_r = np.concatenate([np.asarray(rates[p], dtype=np.float64) for p in net.populations] or [np.zeros(0)])
+        all_c = np.concatenate([chip_of[_global_slice(slices, p, np.arange(net.populations[p].size))]
+                                for p in net.populations] or [np.zeros(0, np.int64)])
+        rate_u, src = all_r[unit], all_c[unit]
+    inter = float(rate_u.sum())
+    chip_hops = float((rate_u * hops[src, dst]).sum()) if unit.size else 0.0
     totals = {"synaptic_events": float(syn_per_slice.sum()), "neuron_updates": updates, "spikes": spikes,
               "inter_chip_spikes": inter, "chip_hops": chip_hops, "router_passes": spikes + chip_hops}
     return totals, syn_per_slice, upd_per_slice
