@@ -106,7 +106,7 @@ def _header(o: LineWriter, r: dict[str, Any]) -> None:
            f"{util['chips_available']:,} chips{lb_h}; mean neuron fill per core "
            f"{_pct(util['mean_core_neuron_fill'])}")
     m = (r.get("mapping") or {}).get("summary") or {}
-    if isinstance(m.get("inter_chip_spikes_per_s"), (int, float)):
+    if isinstance(m.get("inter_chip_spikes_per_s"), (int, float)) and util["chips_used"] > 1:
         base = m.get("baseline_spynnaker_style") or {}
         vs = (f" (sPyNNaker-style placement: {base['inter_chip_spikes_per_s']:,.0f})"
               if isinstance(base, dict) and isinstance(base.get("inter_chip_spikes_per_s"), (int, float)) else "")
