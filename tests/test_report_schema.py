@@ -76,3 +76,15 @@ def test_docs_describe_every_field_of_the_schema():
     names |= set(est["energy"]["properties"]["components"]["items"]["properties"])
     missing = sorted(n for n in names if not re.search(rf"`(?:[\w.\[\]]*\.)?{re.escape(n)}(?:\[\])?`", doc))
     assert not missing, f"docs/report-schema.md does not mention {missing}"
+
+
+def test_pyproject_ships_the_schema_as_package_data():
+    import sys
+
+    if sys.version_info >= (3, 11):
+        import tomllib
+    else:  # pragma: no cover - 3.10
+        import tomli as tomllib
+    cfg = tomllib.loads((DOC.parents[1] / "pyproject.toml").read_text())["tool"]["setuptools"]
+    assert "*.json" in cfg["package-data"]["neurocompile.report"]
+    assert (DOC.parents[1] / "neurocompile" / "report" / "report.schema.json").is_file()
