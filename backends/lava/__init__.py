@@ -139,8 +139,16 @@ class LavaBackend(Backend):
         """Options: seed, timeout (seconds, None: none; default 600), pack (one LIF process)."""
         from neurocompile.backends.lava.lowering import lower
 
+        import warnings
+
+        from neurocompile.backends.lava.learning import bounds_note
+
         seed = int(options.get("seed", compiled.seed))
         low = lower([compiled.network], pack=bool(options.get("pack", False)))
+        for proj in compiled.network.projections.values():
+            note = bounds_note(proj) if proj.plasticity is not None else None
+            if note:   # the one approximation a user must know about before reading weights
+                warnings.warn(note, stacklevel=2)
         return LavaRunner(low, seed, options)
 
     def export(self, compiled: Any, out_dir: Any) -> list:
