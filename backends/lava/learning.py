@@ -70,11 +70,20 @@ def rng_seed(seed: int, name: str) -> int:
     return int(np.random.SeedSequence([int(seed), *map(ord, name)]).generate_state(1)[0] >> 2)
 
 
+def plastic_sign(proj: Projection, net: Network) -> int:
+    """+1 / -1 for an excitatory / inhibitory plastic projection (a zero weight takes its
+    receptor's sign, as in our STDP); 0 when its synapses mix signs."""
+    from neurocompile.backends.sim.stdp import synapse_signs
+
+    signs = np.unique(synapse_signs(proj, net))
+    return int(signs[0]) if signs.size == 1 else (1 if signs.size == 0 else 0)
+
+
 def rule_spec(proj: Projection, net: Network) -> dict[str, np.ndarray]:
     """The learning rule of plastic `proj` as arrays for processes.py (keys without the conn prefix;
     the run's `rng_seed` is added by lowering.with_sources)."""
     r = proj.plasticity
-    sign = -1 if np.any(proj.weight < 0) else 1
+    sign = plastic_sign(proj, net)
     terms, eff = [], {}
     imp = {"x1": 0, "y1": 0}
     if r.a_plus > 0:
@@ -108,8 +117,8 @@ def unsupported(proj: Projection, net: Network) -> str | None:
     if pairs.size != n_pre * n_post:
         return (f"{pairs.size} of {n_pre * n_post} (pre, post) pairs connected; LearningDense learns on "
                 f"every pair, so absent synapses would grow")
-    if np.any(proj.weight < 0) and np.any(proj.weight > 0):
-        return "mixed-sign weights; a learning sign mode must be excitatory or inhibitory"
+    if plastic_sign(proj, net) == 0:
+        return "mixed-sign synapses; a learning sign mode must be excitatory or inhibitory"
     d = np.unique(proj.delay)
     if d.size > 1:
         return (f"per-synapse delays {int(d.min())}..{int(d.max())}; LearningDense has no synaptic delay "
@@ -136,4 +145,4 @@ def bounds_note(proj: Projection) -> str | None:
             f"saturation [{WEIGHT_RANGE[0]}, {WEIGHT_RANGE[1]}] (LearningDense has no w_min/w_max)")
 
 
-__all__ = ["IMPULSE_MAX", "bounds_note", "rng_seed", "rule_spec", "scaling", "unsupported"]
+__all__ = ["IMPULSE_MAX", "bounds_note", "plastic_sign", "rng_seed", "rule_spec", "scaling", "unsupported"]

@@ -221,6 +221,8 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
                     k = ("delay_" if k.startswith("delay_") else "") + forced
                 if proj.plasticity is not None:
                     k = "learning_dense"   # its own process: the rule, relay and weights are its own
+                    # all-zero weights take the receptor's sign (our STDP's convention)
+                    p.mode = "inhibitory" if learning.plastic_sign(proj, net) < 0 else "excitatory"
                 kinds[i][p.name] = k
                 rows, cols = p.post_idx + post_off, p.pre_idx + pre_off
                 pairs = set((rows * (1 << 32) + cols).tolist())
