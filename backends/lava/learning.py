@@ -2,25 +2,26 @@
 
 Why a rule of our own instead of `STDPLoihi`: STDPLoihi rounds A+/A- with `float_to_literal`
 and fixes the trace impulse at 16 (4 bits of trace precision); here the impulse and the scaling
-literal are chosen together so that `m * 2**e * impulse` equals A in weight-mantissa units, and a
-third product removes the Δ = 0 potentiation that Lava's traces would otherwise add.
+literal are chosen together so that `m * 2**e * impulse` equals A in weight-mantissa units, and
+extra products remove the Δ = 0 potentiation that Lava's traces would otherwise add.
 
 Lava arithmetic relied on (lava-nc 0.10, site-packages/lava/):
-- `magma/core/learning/product_series.py` `_generate_product`: a product's literal must be
-  `m * 2 ^ e` with -8 <= m < 8 and -7 <= e < 9; it is stored as s_exp = e + 7.
-- `magma/core/learning/learning_rule_applier.py` `LearningRuleApplierBitApprox.apply`: a product
+- `magma/core/learning/product_series.py` `_generate_product` (lines 723-738): a product's literal
+  must be `m * 2 ^ e` with -8 <= m < 8 and -7 <= e < 9; it is stored as s_exp = e + 7.
+- `magma/core/learning/learning_rule_applier.py` `LearningRuleApplierBitApprox.apply` (243): a product
   adds `(m * factors) >> max(0, widths + 4 - 15) << (e + 7)` to the accumulator (x0/y0 width 1,
-  traces width 7), clipped to +-2**15; `magma/core/model/py/connection.py` `_apply_learning_rules`
-  holds weights in that accumulator as `w << 7`, rounds stochastically to 8 bits (one uniform
-  number per epoch from `ConnVarRandom()`, seed 2, not `rng_seed`) and clips with
-  `clip_weights(num_bits=8)` by sign mode. So one product changes w by `m * 2**e * trace`.
-- `connection.py` `_compute_trace_histories`, `_decay_trace`, `_add_impulse`: traces are 7-bit
+  traces width 7), clipped to +-2**15 after every product; `magma/core/model/py/connection.py`
+  `_apply_learning_rules` (936) holds weights in that accumulator as `w << 7`, rounds
+  stochastically to 8 bits (1073; one uniform number per epoch from `ConnVarRandom()`, seed 2,
+  not `rng_seed`: 680, `magma/core/learning/random.py` 113) and clips with
+  `clip_weights(num_bits=8)` by sign mode (1113). So one product changes w by `m * 2**e * trace`.
+- `connection.py` `_compute_trace_histories` (799), `_decay_trace` (874), `_add_impulse` (905): traces are 7-bit
   integers (saturate at 127), decayed by `exp(-1/tau)` in float and stochastically rounded with
-  one number per step drawn from `default_rng(rng_seed)` (+1, +2, +3 for the other streams);
+  one number (shared by all neurons) per step drawn from `default_rng(rng_seed)` (+1, +2, +3 for the other streams);
   a spike adds the impulse in the step it happens, so at Δ = 0 both traces already include it.
-- `_extract_applier_evaluated_traces`: x1 is read at the post spike's step, y1 at the pre
+- `_extract_applier_evaluated_traces` (474): x1 is read at the post spike's step, y1 at the pre
   spike's step, within an epoch (`t_epoch` = 1 here, so learning runs after every step's spikes).
-- `proc/dense/models.py` `PyLearningDenseModelBitApproximate.run_spk`: a pre spike is sent with
+- `proc/dense/models.py` `PyLearningDenseModelBitApproximate.run_spk` (161-191): a pre spike is sent with
   the weights of the previous epoch, then `recv_traces`; learning (`run_lrn`) runs after it.
 
 What maps exactly: pair timing with all-to-all traces, exponential decay, the dendritic delay (the
