@@ -38,6 +38,7 @@ def test_model_on_lava_equals_sim(model, tmp_path):
     assert lif_spikes > 0
 
 
+@pytest.mark.slow   # ~36 s; CI runs CA3 on Lava in test_lava_plasticity.py and test_lava_export.py
 def test_ca3_plastic_on_lava_is_within_the_measured_tolerance_of_sim(tmp_path):
     # CA3's demo protocol, first 45 steps (learn cue 0, learn cue 1, recall cue 0, recall content):
     # pair STDP through Lava's LearningDense is approximate (docs/plasticity.md 4.1), so the rasters

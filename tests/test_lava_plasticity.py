@@ -138,6 +138,8 @@ def test_plastic_features_lava_cannot_express_are_refused_by_name():
     pr.weight, pr.delay = np.array([0.0, 0.0]), np.array([2, 2])
     with pytest.raises(LavaLoweringError, match=r"projection 'p': plastic, several synapses on one"):
         lower([net])
+    with pytest.raises(LavaLoweringError, match=r"projection 'p': plastic; pack=True"):
+        lower([_driven(STDPRule(3.0, 3.0, A, A, 0.0, 255.0), 2, [10], [9])], pack=True)
 
 
 # ------------------------------------------------------------------------------------------------

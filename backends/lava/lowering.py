@@ -177,6 +177,10 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
     nets = list(nets)
     for net in nets:
         check_network(net)
+        plastic = [p.name for p in net.projections.values() if p.plasticity is not None]
+        if pack and plastic:
+            raise LavaLoweringError(f"projection {plastic[0]!r}: plastic; pack=True would give its "
+                                    f"LearningDense every pair of the shared LIF process, so run it unpacked")
     loc: dict[tuple[int, str], tuple[str, int]] = {}
     lif_members: dict[str, list[tuple[int, str, int]]] = {}
     src_members: dict[str, list[tuple[int, str, int]]] = {}
