@@ -40,9 +40,9 @@ def lava_classes():
     from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
     from lava.proc.dense.process import LearningDense
 
-    return dict(Loihi2FLearningRule=Loihi2FLearningRule, LearningDense=LearningDense, RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Dense=Dense, DelayDense=DelayDense,
+    return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Dense=Dense, DelayDense=DelayDense,
                 Sparse=Sparse, DelaySparse=DelaySparse, Sink=Sink, Source=Source, LIF=LIF,
-                SignMode=SignMode)
+                SignMode=SignMode, LearningDense=LearningDense, Loihi2FLearningRule=Loihi2FLearningRule)
 
 
 def _int(a, key):
