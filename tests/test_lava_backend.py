@@ -178,7 +178,7 @@ def test_features_lava_cannot_express_are_named():
     net = Network(name="g")
     net.add_population("a", 2, "loihi2_lif", {})
     net.add_projection("a", "a", [0], [1], 2, 1, name="plastic", plasticity=STDPRule())
-    with pytest.raises(LavaLoweringError, match=r"projection 'plastic': plasticity"):
+    with pytest.raises(LavaLoweringError, match=r"projection 'plastic': plastic, 1 of 4 \(pre, post\) pairs"):
         lower([net])
     net = Network(name="h")
     net.add_population("a", 2, "loihi2_lif", {})

@@ -74,6 +74,33 @@ def test_exported_script_reproduces_the_backend_without_neurocompile(which, tmp_
     assert total > 20, "the LIF populations must spike for the comparison to mean anything"
 
 
+def test_exported_script_rebuilds_plastic_ca3_without_neurocompile(tmp_path):
+    # CA3's functional protocol, first 45 steps (3 learns and a recall by cue): LearningDense with
+    # the rule, relay and rng_seed of network.npz gives the backend's spikes and weights exactly.
+    net = get_model("ca3").build(protocol="functional")
+    compiled = compile_network(net, load_board("loihi2-kapoho-point"), seed=5)
+    out = tmp_path / "out"
+    write_compiled(compiled, out)
+    steps = 45
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME")}
+    r = subprocess.run([sys.executable, "-c", RUNNER, str(out / "lava" / "run_lava.py"), "--steps", str(steps),
+                        "-o", str(tmp_path / "spikes.npz"), "--timeout", "300"],
+                       cwd=tmp_path, env=env, capture_output=True, text=True, timeout=600)
+    assert r.returncode == 0, r.stderr[-3000:]
+    got = dict(np.load(tmp_path / "spikes.npz"))
+    loaded = load_compiled(out)
+    ours = LavaBackend().build(loaded, {}).run(steps)
+    for name, pop in loaded.network.populations.items():
+        raster = np.zeros((steps, pop.size), dtype=bool)
+        raster[got[name + ".steps"], got[name + ".ids"]] = True
+        np.testing.assert_array_equal(raster, ours.raster(name, pop.size), name)
+    plastic = [p.name for p in loaded.network.projections.values() if p.plasticity is not None]
+    assert sorted(ours.weights) == sorted(plastic) and len(plastic) == 2
+    for name in plastic:
+        np.testing.assert_array_equal(got[name + ".weights"], ours.weights[name], name)
+    assert ours.weights[plastic[0]].max() > 0, "learning must have changed weights"
+
+
 def test_spinnaker_compile_writes_no_lava(tmp_path):
     net = get_model("synfire").build(n_groups=2, group_size=5, fan_in=3)
     compiled = compile_network(net, load_board("spinn-3"), seed=1)

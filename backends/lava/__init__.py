@@ -80,8 +80,15 @@ def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | 
                 r = src_slots[slot][:, off:off + pop.size]
             st, ids = np.nonzero(r)
             spikes[name] = (st.astype(np.int32), ids.astype(np.int32))
+        weights = {}
+        for (j, pname), k in getattr(low, "plastic", {}).items():
+            if j == i and k in out.get("weights", {}):
+                proj = net.projections[pname]
+                (_, pre_off), (_, post_off) = low.loc[(i, proj.pre)], low.loc[(i, proj.post)]
+                weights[pname] = out["weights"][k][np.asarray(proj.post_idx) + post_off,
+                                                   np.asarray(proj.pre_idx) + pre_off]
         results.append(SimResult(steps, int(seeds[i]), "lava-fixed_pt", net.dt_ms, spikes, traces, final,
-                                 0, out["wall_s"]))
+                                 0, out["wall_s"], weights))
     timings = {"build_s": build_s, "startup_s": out["startup_s"], "run_s": out["run_s"],
                "read_s": out["read_s"], "wall_s": out["wall_s"]}
     return results, timings
@@ -118,7 +125,7 @@ class LavaRunner(Runner):
 class LavaBackend(Backend):
     name = "lava"
     description = "Lava 0.10 CPU models, Loihi2SimCfg(select_tag='fixed_pt') (bit-accurate Loihi 2)"
-    supports = Supports(families=("loihi2",), number_formats=("loihi2",), plasticity=False,
+    supports = Supports(families=("loihi2",), number_formats=("loihi2",), plasticity=True,
                         recording=("spikes", "u", "v"), export=True)
 
     def available(self) -> tuple[bool, str]:
@@ -132,8 +139,16 @@ class LavaBackend(Backend):
         """Options: seed, timeout (seconds, None: none; default 600), pack (one LIF process)."""
         from neurocompile.backends.lava.lowering import lower
 
+        import warnings
+
+        from neurocompile.backends.lava.learning import bounds_note
+
         seed = int(options.get("seed", compiled.seed))
         low = lower([compiled.network], pack=bool(options.get("pack", False)))
+        for proj in compiled.network.projections.values():
+            note = bounds_note(proj) if proj.plasticity is not None else None
+            if note:   # the one approximation a user must know about before reading weights
+                warnings.warn(note, stacklevel=2)
         return LavaRunner(low, seed, options)
 
     def export(self, compiled: Any, out_dir: Any) -> list:

@@ -9,7 +9,8 @@
     python lava/run_lava.py --steps 500 -o spikes.npz
 writes, per population P: `P.steps`, `P.ids` (one entry per spike) and, for LIF populations,
 `P.u`, `P.v` (state after the last step) -- the same arrays as `neurocompile simulate
---backend lava`.
+--backend lava`; per plastic projection J (pair STDP on a LearningDense, rule and seed in
+network.npz), `J.weights`: the learnt weight mantissas in J's synapse order.
 """
 from __future__ import annotations
 
@@ -46,6 +47,9 @@ def run_exported(npz_path, steps=None, timeout=None):
             raster = built.source_rasters[int(slot[3:])][:, off:off + size]
         st, ids = np.nonzero(raster)
         result[name + ".steps"], result[name + ".ids"] = st.astype(np.int32), ids.astype(np.int32)
+    for name, k in zip(a.get("plastic_name", []), a.get("plastic_conn", [])):
+        k = int(k)   # learnt weights after the last step, in the projection's synapse order
+        result[str(name) + ".weights"] = out["weights"][k][a[f"conn{k}_rows"], a[f"conn{k}_cols"]]
     return result
 
 
@@ -106,6 +110,8 @@ def export_arrays(compiled: Any, steps: int) -> dict[str, np.ndarray]:
     a["pop_slot"] = np.array([low.loc[(0, n)][0] for n in names])
     a["pop_offset"] = np.array([low.loc[(0, n)][1] for n in names], dtype=np.int64)
     a["pop_size"] = np.array([net.populations[n].size for n in names], dtype=np.int64)
+    a["plastic_name"] = np.array([name for (_, name) in low.plastic], dtype=str)
+    a["plastic_conn"] = np.array(list(low.plastic.values()), dtype=np.int64)
     a["source_steps"] = np.array(steps)
     a["seed"] = np.array(int(compiled.seed))
     return a

@@ -34,6 +34,8 @@ from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Projection
 from neurocompile.targets.loihi2.arith import MAX_IR_DELAY, lava_weights, sign_mode
 
+from neurocompile.backends.lava import learning
+
 # Below these densities a projection becomes Sparse / DelaySparse, else Dense / DelayDense.
 # Measured with `bench/lava_backend.py --crossover` (400 -> 400, 2 shared cores, README "Lava
 # backend"): Dense and Sparse run at the same speed within the noise from 0.5% to 30% density, so
@@ -77,6 +79,7 @@ class Lowered:
     loc: dict[tuple[int, str], tuple[str, int]]       # (net index, population) -> (slot, offset)
     kinds: list[dict[str, str]]                       # per network: part name -> process kind
     source_pops: dict[str, list[tuple[int, str, int]]] = field(default_factory=dict)
+    plastic: dict[tuple[int, str], int] = field(default_factory=dict)   # (net, projection) -> conn index
 
     @property
     def n_processes(self) -> int:
@@ -100,8 +103,9 @@ def check_network(net: Network) -> None:
         if net.populations[proj.post].model != LIF_MODEL:
             raise LavaLoweringError(f"{where}: targets {proj.post!r}, which is not a {LIF_MODEL} population")
         if proj.plasticity is not None:
-            raise LavaLoweringError(f"{where}: plasticity (pair STDP through Lava's LearningDense) is not "
-                                    f"implemented in the lava backend; run it with --backend sim")
+            why = learning.unsupported(proj, net)
+            if why is not None:
+                raise LavaLoweringError(f"{where}: plastic, {why}")
         if not proj.n_synapses:
             continue
         if proj.delay.min() < 1 or proj.delay.max() > MAX_IR_DELAY:
@@ -173,6 +177,10 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
     nets = list(nets)
     for net in nets:
         check_network(net)
+        plastic = [p.name for p in net.projections.values() if p.plasticity is not None]
+        if pack and plastic:
+            raise LavaLoweringError(f"projection {plastic[0]!r}: plastic; pack=True would give its "
+                                    f"LearningDense every pair of the shared LIF process, so run it unpacked")
     loc: dict[tuple[int, str], tuple[str, int]] = {}
     lif_members: dict[str, list[tuple[int, str, int]]] = {}
     src_members: dict[str, list[tuple[int, str, int]]] = {}
@@ -215,13 +223,20 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
                 forced = kind(net, proj) if kind is not None else None
                 if forced is not None:
                     k = ("delay_" if k.startswith("delay_") else "") + forced
+                if proj.plasticity is not None:
+                    k = "learning_dense"   # its own process: the rule, relay and weights are its own
+                    # all-zero weights take the receptor's sign (our STDP's convention)
+                    p.mode = "inhibitory" if learning.plastic_sign(proj, net) < 0 else "excitatory"
                 kinds[i][p.name] = k
                 rows, cols = p.post_idx + post_off, p.pre_idx + pre_off
                 pairs = set((rows * (1 << 32) + cols).tolist())
                 posts = set(rows.tolist())
                 key = (pre_slot, post_slot, k, p.exp, p.nwb, p.mode)
                 g = None
-                if pack:
+                if k == "learning_dense":
+                    g = dict(key=key, rows=[], cols=[], w=[], d=[], pairs=set(), posts=set(), plastic=(i, proj))
+                    groups.append(g)
+                elif pack:
                     for cand in groups:
                         if cand["key"] == key and not (cand["pairs"] & pairs) and (
                                 p.exp >= 0 or not (cand["posts"] & posts)):
@@ -233,10 +248,11 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
                 g["rows"].append(rows)
                 g["cols"].append(cols)
                 g["w"].append(p.weight)
-                g["d"].append(p.delay - 1)
+                g["d"].append(p.delay - 1 if k != "learning_dense" else np.zeros_like(p.delay))
                 g["pairs"] |= pairs
                 g["posts"] |= posts
     a["n_conn"] = np.array(len(groups))
+    plastic: dict[tuple[int, str], int] = {}
     for k, g in enumerate(groups):
         pre_slot, post_slot, kd, exp, nwb, mode = g["key"]
         a[f"conn{k}_kind"], a[f"conn{k}_pre"], a[f"conn{k}_post"] = (np.array(kd), np.array(pre_slot),
@@ -244,7 +260,12 @@ def lower(nets: Sequence[Network], *, pack: bool = False, kind: KindChoice | Non
         for f in ("rows", "cols", "w", "d"):
             a[f"conn{k}_{f}"] = np.concatenate(g[f]).astype(np.int64)
         a[f"conn{k}_exp"], a[f"conn{k}_nwb"], a[f"conn{k}_sign"] = np.array(exp), np.array(nwb), np.array(mode)
-    return Lowered(a, nets, loc, kinds, src_members)
+        if "plastic" in g:
+            i, proj = g["plastic"]
+            for key, val in learning.rule_spec(proj, nets[i]).items():
+                a[f"conn{k}_{key}"] = val
+            plastic[(i, proj.name)] = k
+    return Lowered(a, nets, loc, kinds, src_members, plastic)
 
 
 def with_sources(low: Lowered, seeds: Sequence[int], steps: int) -> dict[str, np.ndarray]:
@@ -261,4 +282,6 @@ def with_sources(low: Lowered, seeds: Sequence[int], steps: int) -> dict[str, np
             ns.append(n + off)
         a[f"{slot}_t"] = np.concatenate(ts) if ts else np.zeros(0, np.int64)
         a[f"{slot}_n"] = np.concatenate(ns) if ns else np.zeros(0, np.int64)
+    for (i, name), k in low.plastic.items():
+        a[f"conn{k}_rng_seed"] = np.array(learning.rng_seed(seeds[i], name))
     return a

@@ -13,6 +13,11 @@ The arrays (keys below; `lowering.py` makes them, `network.npz` stores them):
   conn{k}_pre, conn{k}_post               "lif{i}" / "src{j}"
   conn{k}_rows, _cols, _w, _d             post index, pre index, weight, Lava delay (IR delay - 1)
   conn{k}_exp, _nwb, _sign                weight_exp, num_weight_bits, excitatory|inhibitory|mixed
+  kind learning_dense (a plastic projection, backends/lava/learning.py makes these):
+  conn{k}_dw                              Loihi2FLearningRule's dw string
+  conn{k}_{x1,y1}_{impulse,tau}, _rng_seed  its traces (tau in steps) and random seed (t_epoch 1)
+  conn{k}_bap_delay                       the post spikes reach the rule this many steps late,
+                                          through a relay LIF (the IR's dendritic delay)
 Step mapping (read in lava 0.10 `proc/io/source.py`, `proc/io/sink.py`, `magma/core/model/py/
 model.py`): Lava's time_step is 1 during the first step of a run and the ring buffers use column
 `time_step - 1`, so our step k is column k of the source data and of the sink buffer.
@@ -32,10 +37,12 @@ def lava_classes():
     from lava.proc.lif.process import LIF
     from lava.proc.sparse.process import DelaySparse, Sparse
     from lava.utils.weightutils import SignMode
+    from lava.magma.core.learning.learning_rule import Loihi2FLearningRule
+    from lava.proc.dense.process import LearningDense
 
     return dict(RunSteps=RunSteps, Loihi2SimCfg=Loihi2SimCfg, Dense=Dense, DelayDense=DelayDense,
                 Sparse=Sparse, DelaySparse=DelaySparse, Sink=Sink, Source=Source, LIF=LIF,
-                SignMode=SignMode)
+                SignMode=SignMode, LearningDense=LearningDense, Loihi2FLearningRule=Loihi2FLearningRule)
 
 
 def _int(a, key):
@@ -54,6 +61,33 @@ class Built:
         self.components = []        # lists of lif indices; each is run by its first LIF
         self.source_rasters = []    # (steps, n) bool per source, as fed to Lava
         self.monitors = []          # (lif index, variable, lava.proc.monitor Monitor)
+        self.learning = []          # (conn index, post lif index, LearningDense): weights read back
+        self.relays = []            # relay LIFs that delay post spikes into a rule (s_in_bap)
+
+
+def post_relay(lv, b, post_proc, delay, name):
+    """A LIF that spikes `delay` steps after each spike of `post_proc` (Dense/DelayDense delivers at
+    t + 1 + lava delay; du = dv = 4095 and vth = 0: one input of weight 1 makes one spike)."""
+    n = post_proc.a_in.shape[0]
+    relay = lv["LIF"](shape=(n,), u=0, v=0, du=4095, dv=4095, vth=0, bias_mant=0, bias_exp=0,
+                      name=f"{name}_relay")
+    eye = np.eye(n, dtype=np.int32)
+    kw = dict(weight_exp=0, num_weight_bits=8, sign_mode=lv["SignMode"].EXCITATORY, name=f"{name}_relay_in")
+    link = (lv["Dense"](weights=eye, **kw) if delay == 1 else
+            lv["DelayDense"](weights=eye, delays=np.where(eye > 0, delay - 1, 0).astype(np.int64), **kw))
+    post_proc.s_out.connect(link.s_in)
+    link.a_out.connect(relay.a_in)
+    b.relays.append(relay)
+    return relay
+
+
+def learning_rule(lv, a, k):
+    def f(key):
+        return float(np.asarray(a[f"conn{k}_{key}"]))
+
+    return lv["Loihi2FLearningRule"](dw=_str(a, f"conn{k}_dw"), x1_impulse=f("x1_impulse"),
+                                     x1_tau=f("x1_tau"), y1_impulse=f("y1_impulse"), y1_tau=f("y1_tau"),
+                                     t_epoch=1, rng_seed=_int(a, f"conn{k}_rng_seed"))
 
 
 def source_raster(a, j, steps):
@@ -128,7 +162,12 @@ def build(a, steps):
         else:
             mat = np.zeros(shape, dtype=np.int32)   # int32 like the process Var
             mat[rows, cols] = w
-            if kind == "dense":
+            if kind == "learning_dense":
+                conn = lv["LearningDense"](weights=mat, learning_rule=learning_rule(lv, a, k), **kw)
+                relay = post_relay(lv, b, post_proc, _int(a, f"conn{k}_bap_delay"), f"conn{k}")
+                relay.s_out.connect(conn.s_in_bap)
+                b.learning.append((k, post_i, conn))
+            elif kind == "dense":
                 conn = lv["Dense"](weights=mat, **kw)
             else:
                 dmat = np.zeros(shape, dtype=np.int64)

@@ -49,7 +49,7 @@ def _session(built, steps, cfg, run_steps, record_state, progress, chunk, out):
     spikes = [None] * len(built.lifs)
     us, vs = [None] * len(built.lifs), [None] * len(built.lifs)
     done_before = 0
-    traces = {}
+    traces, weights = {}, {}
     for comp in built.components:
         root = built.lifs[comp[0]]
         try:
@@ -71,6 +71,9 @@ def _session(built, steps, cfg, run_steps, record_state, progress, chunk, out):
                 if record_state:
                     us[i] = np.asarray(built.lifs[i].u.get()).astype(np.int64)
                     vs[i] = np.asarray(built.lifs[i].v.get()).astype(np.int64)
+            for k, post_i, conn in getattr(built, "learning", ()):
+                if post_i in comp:   # (post, pre) learnt weights after the last step
+                    weights[k] = np.asarray(conn.weights.get()).astype(np.int64)
             for i, var, mon in built.monitors:
                 if i in comp:   # (steps, n): the state after each step
                     data = mon.get_data()[built.lifs[i].name][var]
@@ -79,7 +82,7 @@ def _session(built, steps, cfg, run_steps, record_state, progress, chunk, out):
         finally:
             if root.runtime is not None:
                 root.stop()
-    out.update(spikes=spikes, u=us, v=vs, traces=traces, wall_s=time.perf_counter() - t0)
+    out.update(spikes=spikes, u=us, v=vs, traces=traces, weights=weights, wall_s=time.perf_counter() - t0)
 
 
 def run_built(built, steps, timeout=None, progress=None, chunk=None, record_state=True,
