@@ -137,6 +137,11 @@ def _population(net: Network, pop: Any, name: str, state: Any, steps: int, owner
         start = _steps(np.asarray(pop._parameters["start"], dtype=float), dt)
         duration = np.minimum(_steps(np.minimum(np.asarray(pop._parameters["duration"], dtype=float),
                                                 MAX_STEP * dt), dt), MAX_STEP)
+        rate = np.asarray(pop._parameters["rate"], dtype=float)
+        if np.any(rate * dt / 1000.0 > 1.0):
+            raise ModelError(f"population {pop.label!r}: SpikeSourcePoisson rate {rate.max():g} Hz is more "
+                             f"than one spike per step of {dt:g} ms; neurocompile's Poisson sources emit "
+                             "at most one spike per step (use a DC background or several sources)")
         params = {"rate": _values(pop, "rate"),
                   "start": int(start.flat[0]) if np.all(start == start.flat[0]) else start,
                   "duration": int(duration.flat[0]) if np.all(duration == duration.flat[0]) else duration}

@@ -1,0 +1,51 @@
+"""The bundled microcircuit: the paper's structure, and its rates against NEST's full-scale means."""
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import truncnorm
+
+from neurocompile.boards import load_board
+from neurocompile.compiler import compile_network
+from neurocompile.models.microcircuit import REFERENCE_RATES
+from neurocompile.plugins import get_backend, get_model
+
+# Potjans & Diesmann (2014) Table 5: neurons per population at full scale.
+FULL = {"L23E": 20683, "L23I": 5834, "L4E": 21915, "L4I": 5479, "L5E": 4850, "L5I": 1065,
+        "L6E": 14395, "L6I": 2948}
+
+
+@pytest.fixture(scope="module")
+def net():
+    return get_model("microcircuit").build(scale=0.1, t_sim=1000.0)
+
+
+def test_structure_follows_the_paper(net):
+    assert {p: net.populations[p].size for p in FULL} == {p: round(n * 0.1) for p, n in FULL.items()}
+    assert net.n_neurons == 7717 and 2.9e6 < net.n_synapses < 3.1e6  # NEST at scale 0.1: 7,717 and 3.0 M
+    psc = net.projections["L4E->L23E"].weight.mean() / net.projections["L23E->L23E"].weight.mean()
+    assert 1.9 < psc < 2.1  # L4E -> L2/3E doubled
+    inh = net.projections["L23I->L23E"]
+    assert inh.receptor == "inhibitory" and np.all(inh.weight <= 0)
+    g = -inh.weight.mean() / net.projections["L23E->L23E"].weight.mean()
+    assert 3.9 < g < 4.1
+    # delays: 1.5 ms (exc) and 0.75 ms (inh) at dt 0.1 ms, 50 % sd, clipped below at one step:
+    # the mean of that truncated normal, in steps
+    for proj, mean in ((net.projections["L23E->L4E"], 1.5), (inh, 0.75)):
+        expected = truncnorm.mean((0.1 - mean) / (0.5 * mean), np.inf, loc=mean, scale=0.5 * mean) / 0.1
+        assert abs(proj.delay.mean() - expected) < 0.1 and proj.delay.min() >= 1
+
+
+def test_poisson_background_faster_than_one_spike_per_step_is_refused_clearly():
+    from neurocompile.errors import ModelError
+    with pytest.raises(ModelError, match="L23E_bg.*12800 Hz.*one spike per step"):
+        get_model("microcircuit").build(scale=0.01, background="poisson")
+
+
+def test_rates_in_the_float_mode_match_the_published_means(net):
+    compiled = compile_network(net, load_board("spinn-5"), seed=55)
+    steps = 10000  # 1 s at 0.1 ms
+    result = get_backend("sim").build(compiled, {"mode": "float"}).run(steps)
+    rates = {p: result.spike_counts()[p] / net.populations[p].size for p in FULL}
+    for pop, ref in REFERENCE_RATES.items():
+        assert abs(rates[pop] - ref) < max(0.5, 0.35 * ref), (pop, rates[pop], ref)
