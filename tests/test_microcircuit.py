@@ -42,10 +42,13 @@ def test_poisson_background_faster_than_one_spike_per_step_is_refused_clearly():
         get_model("microcircuit").build(scale=0.01, background="poisson")
 
 
-def test_rates_in_the_float_mode_match_the_published_means(net):
-    compiled = compile_network(net, load_board("spinn-5"), seed=55)
-    steps = 10000  # 1 s at 0.1 ms
-    result = get_backend("sim").build(compiled, {"mode": "float"}).run(steps)
-    rates = {p: result.spike_counts()[p] / net.populations[p].size for p in FULL}
+@pytest.mark.parametrize("board, mode, seconds", [("spinn-5", "float", 1.0), ("loihi2-kapoho-point", None, 0.5)])
+def test_rates_match_the_published_means(net, board, mode, seconds):
+    """Float mode, and Loihi 2's arithmetic with the model's recommended options (refractory
+    period dropped: see models/microcircuit/__init__.py for the measured reason)."""
+    compiled = compile_network(net, load_board(board), seed=55)
+    steps = int(seconds * 10000)  # dt 0.1 ms
+    result = get_backend("sim").build(compiled, {"mode": mode} if mode else {}).run(steps)
+    rates = {p: result.spike_counts()[p] / net.populations[p].size / seconds for p in FULL}
     for pop, ref in REFERENCE_RATES.items():
         assert abs(rates[pop] - ref) < max(0.5, 0.35 * ref), (pop, rates[pop], ref)
