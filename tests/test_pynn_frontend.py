@@ -264,3 +264,22 @@ def test_bad_scripts_fail_cleanly(tmp_path, body, fragment):
     res = run_cli("compile", script, "-o", out)
     assert_clean_failure(res, fragment)
     assert_no_output_dir(out)
+
+
+def test_compile_save_writes_the_scripts_network_and_refuses_to_clobber(tmp_path):
+    from neurocompile.ir.fileformat import load_network
+
+    script = tmp_path / "net.py"
+    script.write_text(SCRIPT)
+    saved = tmp_path / "net.ncnet"
+    res = run_cli("compile", script, "--board", "spinn-5", "-o", tmp_path / "out", "--save", saved)
+    assert res.exit_code == 0, res.output
+    net = load_network(saved)
+    assert net.number_format is None and set(net.populations) == {"noise", "exc"}  # before quantization
+    saved.write_text("mine")
+    res = run_cli("compile", script, "-o", tmp_path / "out2", "--save", saved)
+    assert_clean_failure(res, "exists", "--overwrite")
+    assert saved.read_text() == "mine"
+    assert_no_output_dir(tmp_path / "out2")
+    res = run_cli("compile", saved.with_name("x.ncnet"), "--save", tmp_path / "x.txt", "-o", tmp_path / "o3")
+    assert_clean_failure(res, ".ncnet")
