@@ -283,3 +283,41 @@ def test_compile_save_writes_the_scripts_network_and_refuses_to_clobber(tmp_path
     assert_no_output_dir(tmp_path / "out2")
     res = run_cli("compile", saved.with_name("x.ncnet"), "--save", tmp_path / "x.txt", "-o", tmp_path / "o3")
     assert_clean_failure(res, ".ncnet")
+
+
+def test_fast_poisson_sources_emit_poisson_counts():
+    """rate x dt above 0.1 spikes per step: poisson_fast, whose counts per step are Poisson
+    (mean = variance = rate x dt), delivered to every synapse as many times as they fire."""
+    from neurocompile.ir.sources import make_source
+
+    sim.setup(timestep=0.1)
+    slow = sim.Population(10, sim.SpikeSourcePoisson(rate=500.0), label="slow")   # 0.05 per step
+    fast = sim.Population(2000, sim.SpikeSourcePoisson(rate=16000.0), label="fast")  # 1.6 per step
+    net = _ir()
+    assert net.populations["slow"].model == "poisson" and net.populations["fast"].model == "poisson_fast"
+    src = make_source(net.populations["fast"], 0.1, seed=3)
+    counts = np.stack([np.bincount(src.spikes_at(t), minlength=2000) for t in range(200)])
+    assert abs(counts.mean() - 1.6) < 0.02 and abs(counts.var() - 1.6) < 0.05
+    assert counts.max() >= 5  # several spikes of one neuron in one step
+    assert slow.size == 10 and fast.size == 2000
+
+
+def test_fast_poisson_drives_like_its_mean_current():
+    """A neuron driven by a fast Poisson source gets k x w per step: its mean input current is
+    rate x w x tau_syn, so with a large in-degree it fires like the DC of that mean."""
+    def rate(background: str) -> float:
+        sim.setup(timestep=0.1, board="spinn-5", mode="float", seed=2)
+        cell = dict(cm=0.25, tau_m=10.0, tau_syn_E=0.5, v_thresh=-50.0, v_rest=-65.0, v_reset=-65.0)
+        w, r = 0.01, 200000.0  # nA, Hz: 20 spikes per step, mean current 1.0 nA
+        if background == "dc":
+            pop = sim.Population(20, sim.IF_curr_exp(i_offset=r * w * 0.5e-3, **cell), label="n")
+        else:
+            pop = sim.Population(20, sim.IF_curr_exp(**cell), label="n")
+            src = sim.Population(20, sim.SpikeSourcePoisson(rate=r), label="bg")
+            sim.Projection(src, pop, sim.OneToOneConnector(), sim.StaticSynapse(weight=w, delay=0.1))
+        pop.record("spikes")
+        sim.run(500.0)
+        return sum(len(st) for st in pop.get_data().segments[0].spiketrains) / 20 / 0.5
+
+    dc, poisson = rate("dc"), rate("poisson")
+    assert dc > 20 and abs(poisson - dc) < 0.15 * dc

@@ -13,7 +13,8 @@ multapses and autapses: FixedTotalNumberConnector with replacement). `scale` sca
 `k_scale` (default: `scale`) the in-degrees; with k_scale < 1 the weights grow by 1/sqrt(k_scale)
 and a DC current keeps each neuron's mean input (NEST's adjust_weights_and_input_to_synapse_scaling,
 using the full-scale rates). Background: `background=dc` (default: K_ext x 8 Hz as a constant
-current) or `background=poisson` (one Poisson source per neuron at K_ext x 8 Hz).
+current) or `background=poisson` (one Poisson source per neuron at K_ext x k_scale x 8 Hz, as NEST's
+example scales the external in-degrees).
 Arguments are KEY=VALUE; the script prints each population's mean rate (Hz) after the run.
 """
 import importlib
@@ -119,7 +120,8 @@ def build():
                            label=f"{source.label}->{target.label}")
     if BACKGROUND == "poisson":
         for i, pop in enumerate(pops):
-            noise = sim.Population(pop.size, sim.SpikeSourcePoisson(rate=BG_RATE * K_EXT[i]),
+            k_ext = round(K_EXT[i] * K_SCALE)  # NEST's ext_indegrees: external in-degrees scale too
+            noise = sim.Population(pop.size, sim.SpikeSourcePoisson(rate=BG_RATE * k_ext),
                                    label=f"{pop.label}_bg")
             sim.Projection(noise, pop, sim.OneToOneConnector(),
                            sim.StaticSynapse(weight=w_ext / 1000.0, delay=1.5), receptor_type="excitatory")
