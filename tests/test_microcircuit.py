@@ -48,7 +48,8 @@ def test_poisson_background_uses_poisson_counts_per_step():
     bg = net.populations["L4E_bg"]
     assert bg.model == "poisson_fast" and bg.size == net.populations["L4E"].size
     assert bg.params["rate"] == 8.0 * round(2100 * 0.1)
-    assert net.projections["L4E_bg->L4E"].n_synapses == bg.size  # one source per neuron
+    (feed,) = [p for p in net.projections.values() if p.pre == "L4E_bg"]
+    assert feed.post == "L4E" and feed.n_synapses == bg.size  # one source per neuron
 
 
 SCRIPT = Path(__file__).resolve().parents[1] / "models" / "microcircuit" / "microcircuit.py"
