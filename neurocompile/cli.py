@@ -178,6 +178,19 @@ def models() -> None:
     out.print(table)
 
 
+def _check_save_path(path: str, overwrite: bool, inputs: list[str]) -> None:
+    """--save: a .ncnet name, never an input, an existing file only with --overwrite."""
+    from neurocompile.outdir import OutputError
+
+    p = Path(path)
+    if p.suffix != ".ncnet":
+        raise OutputError(f"--save {path!r}: the file name must end in .ncnet")
+    if any(p.resolve() == Path(i).resolve() for i in inputs if i):
+        raise OutputError(f"--save {path!r} is an input of this command; choose another file")
+    if p.exists() and not overwrite:
+        raise OutputError(f"--save {path!r} exists; choose another file or pass --overwrite to replace it")
+
+
 @cli.command("compile")
 @click.argument("target")
 @click.option("--board", "board_name", default=DEFAULT_BOARD, show_default=True,
@@ -189,8 +202,12 @@ def models() -> None:
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
+@click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None, metavar="FILE.ncnet",
+              help="Also write TARGET's network, as loaded and before compiling, to FILE.ncnet (e.g. the "
+                   "network a PyNN script declares). An existing file is replaced only with --overwrite.")
 def compile_cmd(target: str, board_name: str, output: str | None, seed: int | None, params: tuple[str, ...],
-                compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False) -> None:
+                compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False,
+                save_path: str | None = None) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes the compiled network to DIR:
@@ -198,8 +215,9 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
     (see docs/file-format.md, docs/report-schema.md). 'simulate DIR' and 'report DIR' read it.
 
     \b
-    TARGET is a file if it ends in .ncnet or .nir, else a model if one has that name (a file of
-    the same name is then ignored with a warning: pass ./NAME for it), else a file.
+    TARGET is a file if it ends in .ncnet, .nir or .py (a PyNN script, run until its first run()),
+    else a model if one has that name (a file of the same name is then ignored with a warning:
+    pass ./NAME for it), else a file.
     An existing output directory is replaced only if neurocompile wrote it (or it is empty);
     see --overwrite.
 
@@ -208,6 +226,7 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
       neurocompile compile synfire --board spinn-5 -o out/synfire
       neurocompile compile my_net.ncnet --board loihi2-kapoho-point --seed 3
       neurocompile compile snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
+      neurocompile compile my_pynn_script.py --board spinn-5 --save my_net.ncnet
     """
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
@@ -218,7 +237,13 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
     output = output if output is not None else _default_out("compiled", target, board_name)
     inputs = _input_paths(target, board_name)
     check_output_dir(output, overwrite=overwrite, inputs=inputs)  # fail in a second, not after compiling
+    if save_path is not None:
+        _check_save_path(save_path, overwrite, inputs)
     net, board = _load(target, board_name, params, seed, no_cache)
+    if save_path is not None:
+        from neurocompile.ir.fileformat import save_network
+        save_network(net, save_path)
+        out.print(f"saved the network to {save_path}")
     with _progress_bar() as bar:
         task = bar.add_task("compiling", total=None)
 

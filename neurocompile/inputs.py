@@ -1,4 +1,4 @@
-"""Resolve a CLI TARGET: a bundled/installed model name or a network file (.ncnet, .nir).
+"""Resolve a CLI TARGET: a bundled/installed model name or a network file (.ncnet, .nir, a PyNN .py script).
 
 Which one a TARGET means is decided by its spelling first, never by what happens to exist in the
 current directory: a name ending in .ncnet/.nir is a file; a registered model name is that model
@@ -19,7 +19,7 @@ from neurocompile.ir.fileformat import load_network
 from neurocompile.ir.network import Network
 from neurocompile.plugins import get_model
 
-FILE_SUFFIXES = (".ncnet", ".nir")
+FILE_SUFFIXES = (".ncnet", ".nir", ".py")  # .py: a PyNN script (neurocompile/pynn/script.py)
 #: Largest seed accepted (numpy's generators take any non-negative int; 64 bits keeps files portable).
 MAX_SEED = 2**63 - 1
 
@@ -217,6 +217,14 @@ def load_target(target: str, options: dict[str, Any] | None = None, seed: int | 
                 record["import_options"] = {"dt_ms": net.dt_ms, **{k: v for k, v in given.items() if k != "dt_ms"}}
                 record["import_options_given"] = sorted(given)
             _check_nir_dt(net, target)
+        elif path.suffix == ".py":
+            from neurocompile.pynn.script import capture_script  # PyNN is only needed for scripts
+
+            if nir_options_:
+                raise NeurocompileError(f"NIR import options only apply to .nir files, not to {target!r}")
+            # --param KEY=VALUE reach the script as its own command-line arguments, KEY=VALUE
+            net, _ = capture_script(path, [f"{k}={v}" for k, v in options.items()])
+            net.name = path.stem
         else:
             if options or nir_options_:
                 raise NeurocompileError(f"--param {sorted({**options, **dict(nir_options_ or {})})} only applies to "

@@ -101,8 +101,17 @@ POISSON = NeuronModel(
     is_source=True,
 )
 
+POISSON_FAST = NeuronModel(
+    name="poisson_fast",
+    doc="Independent Poisson spike trains, seeded; a Poisson-distributed count of spikes per neuron "
+        "and step (sPyNNaker's fast sources), for rates near or above one spike per step.",
+    params=dict(POISSON.params),
+    receptors=(),
+    is_source=True,
+)
+
 BUILTIN_MODELS: dict[str, NeuronModel] = {
-    m.name: m for m in (LIF_CURR_EXP, LOIHI2_LIF, SPIKE_ARRAY, POISSON)
+    m.name: m for m in (LIF_CURR_EXP, LOIHI2_LIF, SPIKE_ARRAY, POISSON, POISSON_FAST)
 }
 
 

@@ -55,9 +55,33 @@ class PoissonSource:
         return np.flatnonzero(active & (draw < self._p)).astype(np.int32)
 
 
-def make_source(pop: Population, dt_ms: float, seed: int) -> SpikeArraySource | PoissonSource:
+class PoissonCountSource:
+    """A Poisson count per neuron and step, k ~ Poisson(rate * dt), as sPyNNaker's fast sources
+    emit (spike_source_poisson.c, rates per tick above SLOW_RATE_PER_TICK_CUTOFF = 0.01). A neuron
+    that fires k times in a step appears k times in the step's spikes, so each of its synapses
+    delivers its weight k times."""
+
+    def __init__(self, pop: Population, dt_ms: float, seed: int) -> None:
+        self.n = pop.size
+        self._lam = np.maximum(pop.param("rate") * dt_ms / 1000.0, 0.0)
+        self._start = pop.param("start")
+        self._end = self._start + pop.param("duration")
+        self._rng = population_rng(seed, pop.name)
+
+    def spikes_at(self, t: int) -> np.ndarray:
+        counts = self._rng.poisson(self._lam, self.n)  # always drawn, as PoissonSource does
+        counts[(t < self._start) | (t >= self._end)] = 0
+        return np.repeat(np.arange(self.n, dtype=np.int32), counts)
+
+
+Source = SpikeArraySource | PoissonSource | PoissonCountSource
+
+
+def make_source(pop: Population, dt_ms: float, seed: int) -> Source:
     if pop.model == "spike_array":
         return SpikeArraySource(pop)
     if pop.model == "poisson":
         return PoissonSource(pop, dt_ms, seed)
+    if pop.model == "poisson_fast":
+        return PoissonCountSource(pop, dt_ms, seed)
     raise ValueError(f"{pop.model} is not a spike source")

@@ -172,6 +172,9 @@ def validate_projection(net: Network, proj: Projection) -> None:
         raise ModelError(f"{owner}: plasticity must be an STDPRule or None, got {shorten(proj.plasticity)}")
     if proj.plasticity is not None:
         _validate_stdp(owner, proj.plasticity)
+        if pre.model == "poisson_fast":  # pair STDP pairs single spikes; a count per step has no order
+            raise ModelError(f"{owner}: plastic projection from the fast Poisson source {pre.name!r} "
+                             "(several spikes per step); use a 'poisson' source or a static projection")
 
 
 def _validate_stdp(owner: str, rule: STDPRule) -> None:

@@ -365,7 +365,7 @@ def firing_rates(net: Network, options: dict[str, Any]) -> dict[str, np.ndarray]
     for pop in net.populations.values():
         if pop.name in given:
             r = np.broadcast_to(np.asarray(given[pop.name], dtype=np.float64), (pop.size,)).copy()
-        elif pop.model == "poisson":
+        elif pop.model in ("poisson", "poisson_fast"):
             r = pop.param("rate").astype(np.float64)
         elif pop.model == "spike_array" and "spike_indptr" in pop.params:
             steps = np.asarray(pop.params["spike_steps"], dtype=np.int64)

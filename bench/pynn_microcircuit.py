@@ -1,0 +1,54 @@
+"""The microcircuit through neurocompile.pynn: build, compile and simulation cost, and rates.
+
+    .venv/bin/python bench/pynn_microcircuit.py --scale 0.1 --boards spinn-5 loihi2-kapoho-point
+    .venv/bin/python bench/pynn_microcircuit.py --scale 0.1 --modes float spinnaker  # SpiNNaker board: float and its arithmetic
+
+Per board (or mode): seconds to build the PyNN network (connectors, weights, delays), to compile
+(all passes), simulated-second wall time, peak RSS of the process, and each population's rate
+next to NEST's full-scale means. NEST 3.10 via pyNN.nest measured 86 s (1 thread) / 45 s (2 threads)
+per simulated second at scale 0.1 on this 2-core machine (issue 14); run the same script with
+`python models/microcircuit/microcircuit.py simulator=nest scale=0.1` where NEST is installed.
+"""
+from __future__ import annotations
+
+import argparse
+import resource
+import time
+
+from neurocompile.boards import load_board
+from neurocompile.compiler import compile_network
+from neurocompile.models.microcircuit import REFERENCE_RATES
+from neurocompile.plugins import get_backend, get_model
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--scale", type=float, default=0.1)
+    ap.add_argument("--t-sim", type=float, default=1000.0, help="simulated ms")
+    ap.add_argument("--boards", nargs="+", default=["spinn-5"])
+    ap.add_argument("--modes", nargs="+", default=[None], help="sim modes (default: the board's)")
+    args = ap.parse_args()
+    t0 = time.perf_counter()
+    net = get_model("microcircuit").build(scale=args.scale, t_sim=args.t_sim)
+    t_build = time.perf_counter() - t0
+    print(f"scale {args.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses, "
+          f"built in {t_build:.1f} s")
+    print("board/mode | compile s | wall s per simulated s | " + " ".join(REFERENCE_RATES) + " (Hz)")
+    print("NEST full-scale means | | | " + " ".join(f"{r:.2f}" for r in REFERENCE_RATES.values()))
+    for board in args.boards:
+        for mode in args.modes:
+            t0 = time.perf_counter()
+            compiled = compile_network(net, load_board(board), seed=net.seed)
+            t_compile = time.perf_counter() - t0
+            steps = int(round(args.t_sim / net.dt_ms))
+            result = get_backend("sim").build(compiled, {"mode": mode} if mode else {}).run(steps)
+            counts = result.spike_counts()
+            rates = [counts[p] / net.populations[p].size / (args.t_sim / 1000.0) for p in REFERENCE_RATES]
+            per_s = result.wall_s / (args.t_sim / 1000.0)
+            print(f"{board}/{result.mode} | {t_compile:.1f} | {per_s:.1f} | " + " ".join(f"{r:.2f}" for r in rates))
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
