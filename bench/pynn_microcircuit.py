@@ -27,9 +27,15 @@ def main() -> None:
     ap.add_argument("--t-sim", type=float, default=1000.0, help="simulated ms")
     ap.add_argument("--boards", nargs="+", default=["spinn-5"])
     ap.add_argument("--modes", nargs="+", default=[None], help="sim modes (default: the board's)")
+    ap.add_argument("--background", default="dc", choices=("dc", "poisson"))
+    ap.add_argument("--build-scales", nargs="+", type=float, default=None,
+                    help="only build the network at these scales (k_scale = scale) and print the cost "
+                         "per synapse: the connectors must stay linear in the synapses made")
     args = ap.parse_args()
+    if args.build_scales:
+        return build_sweep(args.build_scales, args.background)
     t0 = time.perf_counter()
-    net = get_model("microcircuit").build(scale=args.scale, t_sim=args.t_sim)
+    net = get_model("microcircuit").build(scale=args.scale, t_sim=args.t_sim, background=args.background)
     t_build = time.perf_counter() - t0
     print(f"scale {args.scale}: {net.n_neurons:,} neurons, {net.n_synapses:,} synapses, "
           f"built in {t_build:.1f} s")
@@ -48,6 +54,22 @@ def main() -> None:
             print(f"{board}/{result.mode} | {t_compile:.1f} | {per_s:.1f} | " + " ".join(f"{r:.2f}" for r in rates))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+
+
+def build_sweep(scales: list[float], background: str) -> None:
+    """Build time and memory per synapse as the network grows (synapses grow as scale**2)."""
+    import subprocess
+    import sys
+
+    print("scale | neurons | synapses | build s | ns per synapse | peak RSS MB (own process)")
+    for scale in scales:
+        code = ("import resource, time; from neurocompile.plugins import get_model; t = time.perf_counter(); "
+                f"net = get_model('microcircuit').build(scale={scale!r}, background={background!r}); "
+                "dt = time.perf_counter() - t; "
+                "print(net.n_neurons, net.n_synapses, dt, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024)")
+        out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout.split()
+        n, syn, secs, rss = int(out[-4]), int(out[-3]), float(out[-2]), float(out[-1])
+        print(f"{scale} | {n:,} | {syn:,} | {secs:.1f} | {secs / syn * 1e9:.0f} | {rss:.0f}")
 
 
 if __name__ == "__main__":
