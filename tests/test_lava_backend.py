@@ -330,3 +330,15 @@ def test_u_v_traces_equal_our_simulators():
     net.populations["b"].record = ("i_syn_exc",)
     with pytest.raises(LavaLoweringError, match=r"population 'b': records i_syn_exc"):
         lower([net])
+
+
+def test_hardware_run_is_refused_without_lava_loihi():
+    """Loihi2HwCfg without Intel's lava-loihi would quietly run CPU models: refused by name."""
+    from lava.utils import loihi
+
+    from neurocompile.backends.lava.runtime import LavaRunError, run_config
+
+    assert not loihi.is_installed()  # this machine has no lava-loihi; the hardware path is untested
+    with pytest.raises(LavaRunError, match="lava-loihi"):
+        run_config(hardware=True)
+    assert type(run_config()).__name__ == "Loihi2SimCfg"

@@ -43,8 +43,8 @@ def import_lava() -> None:
 
 
 def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | None = DEFAULT_TIMEOUT_S,
-                progress: Callable[[int, int], None] | None = None, chunk: int | None = None
-                ) -> tuple[list[SimResult], dict[str, float]]:
+                progress: Callable[[int, int], None] | None = None, chunk: int | None = None,
+                hardware: bool = False) -> tuple[list[SimResult], dict[str, float]]:
     """Run lowered networks for `steps`; one SimResult per network, and the session timings."""
     from neurocompile.backends.lava.lowering import with_sources
     from neurocompile.backends.lava.processes import build
@@ -58,7 +58,7 @@ def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | 
     built = build(arrays, steps)
     build_s = time.perf_counter() - t0
     try:
-        out = run_built(built, steps, timeout=timeout, progress=progress, chunk=chunk)
+        out = run_built(built, steps, timeout=timeout, progress=progress, chunk=chunk, hardware=hardware)
     except LavaRunError as e:
         raise LavaError(str(e)) from e
     src_slots = {f"src{j}": r for j, r in enumerate(built.source_rasters)}
@@ -87,7 +87,8 @@ def run_lowered(low: Any, seeds: Sequence[int], steps: int, *, timeout: float | 
                 (_, pre_off), (_, post_off) = low.loc[(i, proj.pre)], low.loc[(i, proj.post)]
                 weights[pname] = out["weights"][k][np.asarray(proj.post_idx) + post_off,
                                                    np.asarray(proj.pre_idx) + pre_off]
-        results.append(SimResult(steps, int(seeds[i]), "lava-fixed_pt", net.dt_ms, spikes, traces, final,
+        results.append(SimResult(steps, int(seeds[i]), "lava-loihi2-hw" if hardware else "lava-fixed_pt",
+                                 net.dt_ms, spikes, traces, final,
                                  0, out["wall_s"], weights))
     timings = {"build_s": build_s, "startup_s": out["startup_s"], "run_s": out["run_s"],
                "read_s": out["read_s"], "wall_s": out["wall_s"]}
@@ -118,7 +119,8 @@ class LavaRunner(Runner):
         timeout = self.options.get("timeout", DEFAULT_TIMEOUT_S)
         chunk = max(1, steps // 20) if progress is not None else None
         results, self.timings = run_lowered(self.lowered, [self.seed], steps, timeout=timeout,
-                                            progress=progress, chunk=chunk)
+                                            progress=progress, chunk=chunk,
+                                            hardware=bool(self.options.get("hardware", False)))
         return results[0]
 
 

@@ -85,14 +85,31 @@ def _session(built, steps, cfg, run_steps, record_state, progress, chunk, out):
     out.update(spikes=spikes, u=us, v=vs, traces=traces, weights=weights, wall_s=time.perf_counter() - t0)
 
 
+def run_config(select_tag="fixed_pt", hardware=False):
+    """Loihi2SimCfg (Lava's bit-accurate CPU models), or with hardware=True Loihi2HwCfg, which
+    needs Intel's lava-loihi extension: without it Lava would silently run CPU models, so refuse.
+    The hardware path has never run here (no lava-loihi, no chip); lava-loihi's compiler then
+    assigns cores itself: the compile's partition is not passed to it."""
+    from lava.magma.core.run_configs import Loihi2HwCfg, Loihi2SimCfg
+
+    if not hardware:
+        return Loihi2SimCfg(select_tag=select_tag)
+    from lava.utils import loihi
+
+    if not loihi.is_installed():
+        raise LavaRunError("hardware=true needs Intel's lava-loihi extension and access to a Loihi 2 "
+                           "system (lava-loihi is not installed here); without it Lava would run its "
+                           "CPU models")
+    return Loihi2HwCfg()
+
+
 def run_built(built, steps, timeout=None, progress=None, chunk=None, record_state=True,
-              select_tag="fixed_pt"):
+              select_tag="fixed_pt", hardware=False):
     """Run `built` (processes.build) for `steps`; return dict spikes/u/v (lists by LIF index)
     and timings. Raises LavaRunError on a Lava error or after `timeout` seconds (None: no limit)."""
     from lava.magma.core.run_conditions import RunSteps
-    from lava.magma.core.run_configs import Loihi2SimCfg
 
-    cfg = Loihi2SimCfg(select_tag=select_tag)
+    cfg = run_config(select_tag, hardware)
     before = {c.pid for c in multiprocessing.active_children()}
     out, err = {}, []
 
