@@ -321,3 +321,43 @@ def test_fast_poisson_drives_like_its_mean_current():
 
     dc, poisson = rate("dc"), rate("poisson")
     assert dc > 20 and abs(poisson - dc) < 0.15 * dc
+
+
+def test_assembly_projection_splits_per_population_and_reset_starts_a_segment():
+    sim.setup(timestep=1.0, board="spinn-5", seed=4)
+    a = sim.Population(5, sim.SpikeSourcePoisson(rate=100.0), label="a")
+    b = sim.Population(7, sim.SpikeSourcePoisson(rate=100.0), label="b")
+    post = sim.Population(4, sim.IF_curr_exp(), label="post")
+    proj = sim.Projection(a + b, post, sim.AllToAllConnector(), sim.StaticSynapse(weight=0.5), label="ab")
+    net = _ir()
+    parts = {p.pre: p for p in net.projections.values() if p.post == "post"}
+    assert set(parts) == {"a", "b"} and parts["a"].n_synapses == 20 and parts["b"].n_synapses == 28
+    assert parts["b"].pre_idx.max() == 6  # indices inside b, not inside the assembly
+    assert len(proj) == 48
+    post.record("spikes")
+    sim.run(50.0)
+    first = [list(st.magnitude) for st in post.get_data().segments[0].spiketrains]
+    sim.reset()
+    assert sim.get_current_time() == 0.0
+    sim.run(50.0)
+    block = post.get_data()
+    assert len(block.segments) == 2  # PyNN keeps the first run as its own segment
+    assert [list(st.magnitude) for st in block.segments[1].spiketrains] == first  # same seed, same run
+
+
+def test_backend_lava_runs_the_script_like_the_loihi2_mode():
+    """setup(backend="lava"): the same network in Lava 0.10 fixed_pt gives our loihi2 mode's spikes."""
+    def run(backend: str):
+        sim.setup(timestep=1.0, board="loihi2-oheo-gulch", backend=backend, seed=9)
+        src = sim.Population(10, sim.SpikeSourcePoisson(rate=60.0), label="src")
+        exc = sim.Population(12, sim.IF_curr_exp(tau_refrac=0.0), label="exc")
+        sim.Projection(src, exc, sim.FixedProbabilityConnector(0.5, rng=sim.NumpyRNG(2)),
+                       sim.StaticSynapse(weight=1.5, delay=2.0))
+        exc.record(["spikes", "v"])
+        sim.run(60.0)
+        seg = exc.get_data().segments[0]
+        return [list(st.magnitude) for st in seg.spiketrains], seg.analogsignals[0].magnitude
+
+    (s_sim, v_sim), (s_lava, v_lava) = run("sim"), run("lava")
+    assert any(s_sim) and s_lava == s_sim
+    np.testing.assert_array_equal(v_lava, v_sim)
