@@ -44,7 +44,7 @@ def build(scale: float = 0.1, k_scale: float = 0.0, background: str = "dc", t_si
     net, _ = capture_script(SCRIPT, args)
     net.name = "microcircuit"
     net.metadata["reference_rates_hz"] = dict(REFERENCE_RATES)
-    # Measured (bench/pynn_microcircuit.py, scale 0.1, 0.5 s): emulating the 2 ms refractory period
+    # Measured (bench/microcircuit.py, scale 0.1, 0.5 s): emulating the 2 ms refractory period
     # on Loihi leaves room for only 623 state units per mV (scale_limited_by: refractory_room), so
     # 0.088 nA weights need weight_exp = -7 and Lava's per-step floor of the summed input eats
     # 0.29 nA per step: L2/3E fires at 0.51 Hz instead of 0.76-0.98 Hz. Dropping the period

@@ -1,7 +1,7 @@
 """The microcircuit through neurocompile.pynn: build, compile and simulation cost, and rates.
 
-    .venv/bin/python bench/pynn_microcircuit.py --scale 0.1 --boards spinn-5 loihi2-kapoho-point
-    .venv/bin/python bench/pynn_microcircuit.py --scale 0.1 --modes float spinnaker  # SpiNNaker board: float and its arithmetic
+    .venv/bin/python bench/microcircuit.py --scale 0.1 --boards spinn-5 loihi2-kapoho-point
+    .venv/bin/python bench/microcircuit.py --scale 0.1 --modes float spinnaker  # SpiNNaker board: float and its arithmetic
 
 Per board (or mode): seconds to build the PyNN network (connectors, weights, delays), to compile
 (all passes), simulated-second wall time, peak RSS of the process, and each population's rate
