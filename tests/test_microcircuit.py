@@ -78,3 +78,13 @@ def test_the_same_script_maps_under_spynnaker(tmp_path):
                       env={**os.environ, **senv.overrides}, cwd=senv.workdir)
     assert "virtual board" in out and all(f"{p} " in out for p in FULL)
     assert any(senv.report_dir.iterdir())  # sPyNNaker's reports landed in our directory
+
+
+@pytest.mark.parametrize("board", ["spinnaker-24board", "loihi2-kapoho-point", "loihi1-nahuku-32"])
+def test_microcircuit_compiles_for_the_big_boards(net, board):
+    """Every population is placed and within every limit. On Loihi 1 this needed the output-axon
+    split to run to its fixed point (4 rounds left 16 slices over 4,096 output axons)."""
+    compiled = compile_network(net, load_board(board), seed=55)
+    placed = {s["population"] for s in compiled.report["placement"]}
+    assert placed >= set(FULL)
+    assert not compiled.report["mapping"]["violations"]

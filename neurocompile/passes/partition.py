@@ -488,11 +488,14 @@ def _merge_adjacent(t: Target, net: Network, pop: Population, order: np.ndarray,
 
 
 # ------------------------------------------------------------------------------------- Loihi out axons
+MAX_OUTPUT_AXON_ROUNDS = 64  # a bound on the fixed-point loop below; real networks settle in a few
 def _fix_output_axons(t: Target, net: Network, results: dict[str, _PopResult], ctx: CompileContext) -> None:
     lim = t.core_limits.get("output_axons")
     if not t.family.counts_output_axons or lim is None:
         return
-    for _ in range(4):
+    # Splitting a post population adds destination cores, so its pre populations' counts grow:
+    # iterate to the fixed point (slices only ever split, so this ends), not a fixed few rounds.
+    for _ in range(MAX_OUTPUT_AXON_ROUNDS):
         outc = _out_counts(t, net, results)
         changed = False
         for name, res in results.items():
