@@ -338,7 +338,13 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
-def report(directory: Path, as_json: bool) -> None:
+@click.option("--html", "as_html", is_flag=True,
+              help="Write DIR/report.html: one self-contained page (chip grid heat map, traffic, placement, "
+                   "quantization error, raster of a simulation run); see docs/html-report.md.")
+@click.option("--sim", "sim_dir", type=click.Path(path_type=Path), default=None,
+              help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself, "
+                   "if it holds one].")
+def report(directory: Path, as_json: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
     """Summarise a compile output directory for a person to read.
 
     Reads the saved compiled network (placement of every slice) and its report.json.
@@ -347,7 +353,11 @@ def report(directory: Path, as_json: bool) -> None:
     Example:
       neurocompile report out/synfire
       neurocompile report out/synfire --json | jq .utilization
+      neurocompile report out/synfire --html --sim out/synfire-sim
     """
+    if as_html or sim_dir is not None:
+        _report_html(directory, as_html, sim_dir)
+        return
     import json
 
     from neurocompile.compiled import is_compiled_dir, load_compiled
@@ -362,6 +372,14 @@ def report(directory: Path, as_json: bool) -> None:
     render_report(rep, out)  # read_report checked every field it prints
     if compiled is not None:
         render_slices(compiled, out)
+
+
+def _report_html(directory: Path, as_html: bool, sim_dir: Path | None) -> None:
+    from neurocompile.report.html import write_html_report
+
+    if not as_html:
+        raise UserFacingError("--sim is for the HTML report: add --html")
+    out.print(f"wrote {write_html_report(directory, sim_dir)}")
 
 
 def main() -> None:
