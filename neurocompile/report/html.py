@@ -34,6 +34,8 @@ _JS = """
 (function(){var s=document.getElementById('grid-resource');if(!s)return;
 function show(){var v=s.value;document.querySelectorAll('#chip-grid figure.grid-view').forEach(function(f){f.hidden=(f.getAttribute('data-resource')!==v);});}
 s.addEventListener('change',show);show();})();
+window.addEventListener('load',function(){document.querySelectorAll('img').forEach(function(i){
+if(!i.complete||i.naturalWidth===0){console.error('figure failed to render: '+i.alt);}});});
 """
 
 
