@@ -8,7 +8,7 @@ out beside the plot with leader lines instead of overlapping.
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Mapping, Sequence
+from typing import Any, BinaryIO, Mapping, Sequence
 
 import numpy as np
 
@@ -45,9 +45,18 @@ def _rates(steps: np.ndarray, size: int, n_steps: int, dt_ms: float, n_bins: int
     return (edges[:-1] + edges[1:]) / 2 * dt_ms, rate
 
 
-def plot_raster(path: Path | str, spikes: Spikes, sizes: Mapping[str, int], dt_ms: float, n_steps: int,
-                title: str) -> None:
+def plot_raster(path: Path | str | BinaryIO, spikes: Spikes, sizes: Mapping[str, int], dt_ms: float,
+                n_steps: int, title: str) -> None:
     """Write the raster + rate figure to `path` (PNG). `sizes` gives the population order."""
+    fig = raster_figure(spikes, sizes, dt_ms, n_steps, title)  # selects the Agg backend first
+    import matplotlib.pyplot as plt
+
+    fig.savefig(path, dpi=150, format="png")
+    plt.close(fig)
+
+
+def raster_figure(spikes: Spikes, sizes: Mapping[str, int], dt_ms: float, n_steps: int, title: str) -> Any:
+    """The matplotlib Figure: raster axes (population labels as annotations) over a rate axes."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -98,8 +107,7 @@ def plot_raster(path: Path | str, spikes: Spikes, sizes: Mapping[str, int], dt_m
     ax_rate.set_ylabel("rate per neuron (Hz)")
     ax_rate.text(1.02, 0.5, "colours as above;\nmean rate in the labels", transform=ax_rate.transAxes,
                  fontsize=_LABEL_PT, va="center", color="0.4")
-    fig.savefig(path, dpi=150)
-    plt.close(fig)
+    return fig
 
 
 def raster_title(network: str, board: str, mode: str, backend: str, seed: object, steps: int) -> str:
