@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import io
 import math
-from typing import Any, Mapping
+from typing import Any, Mapping, Sequence
 
 import numpy as np
 
@@ -101,9 +101,11 @@ def link_segments(grid: Grid, link_load: np.ndarray | None) -> tuple[np.ndarray,
     return np.asarray(segs, dtype=float).reshape(-1, 2, 2), np.asarray(vals)
 
 
-def render_grid_svg(board: Board, values: np.ndarray, title: str, labels: list[str] | None = None,
-                    link_load: np.ndarray | None = None) -> str:
-    """SVG text of the chip grid coloured by `values` (0..1; NaN = unused chip, grey; >1 red)."""
+def render_grid_svgs(board: Board, views: Sequence[tuple[np.ndarray, str, list[str] | None]],
+                     link_load: np.ndarray | None = None) -> list[str]:
+    """SVG text of the chip grid once per view (values 0..1 per chip, title, optional per-chip
+    label); NaN = nothing on the chip (grey), > 1 = over the limit (red). One figure is drawn and
+    recoloured per view: the geometry and traffic are the same in every view."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -117,18 +119,22 @@ def render_grid_svg(board: Board, values: np.ndarray, title: str, labels: list[s
     span = np.ptp(centres, axis=0) + 1 if n else np.ones(2)
     width = float(np.clip(span[0] * 0.55 + 2.5, 5.0, 12.0))
     height = float(np.clip(width * (span[1] + 1) / (span[0] + 1) + 0.8, 2.8, 12.0))
-    with matplotlib.rc_context({"svg.hashsalt": "neurocompile", "svg.fonttype": "path"}):
-        fig, ax = plt.subplots(figsize=(width, height))
+    # text stays text (no font outlines): smaller and quicker; the viewer's sans-serif draws it
+    with matplotlib.rc_context({"svg.hashsalt": "neurocompile", "svg.fonttype": "none"}):
+        fig = plt.figure(figsize=(width + 1.4, height))
+        bar_w = 1.4 / (width + 1.4)  # colour bar and its labels in a fixed 1.4-inch strip
+        ax = fig.add_axes((0.01, 0.08, 0.98 - bar_w, 0.84))
+        cax = fig.add_axes((1.0 - bar_w + 0.02 * bar_w, 0.15, 0.12 * bar_w, 0.7))
         if grid.kind == "hexagonal":
             cells = [RegularPolygon(tuple(p), 6, radius=1 / _SQ3 * 0.97) for p in centres]
         else:
             cells = [Rectangle((p[0] - 0.47, p[1] - 0.47), 0.94, 0.94) for p in centres]
         cmap = matplotlib.colormaps["viridis"].with_extremes(over="#d62728", bad="#e6e6e6")
         coll = PatchCollection(cells, cmap=cmap, edgecolor="white", linewidth=0.6)
-        coll.set_array(np.ma.masked_invalid(values))
+        coll.set_array(np.ma.masked_invalid(np.full(n, np.nan)))
         coll.set_clim(0.0, 1.0)
         ax.add_collection(coll)
-        bar = fig.colorbar(coll, ax=ax, extend="max", fraction=0.04, pad=0.02)
+        bar = fig.colorbar(coll, cax=cax, extend="max")
         bar.set_label("value / limit (grey: unused, red: over the limit)", fontsize=8)
         if grid.ethernet.any():
             eth = centres[grid.ethernet]
@@ -143,23 +149,36 @@ def render_grid_svg(board: Board, values: np.ndarray, title: str, labels: list[s
             note = f"orange: inter-chip traffic, width ~ load (max {loads.max():,.0f} spikes/s on one link)"
         elif link_load is None:
             note = "link traffic not available (no compiled plan in this directory)"
-        if n <= 64:
-            for c, p in enumerate(centres):
-                v = values[c]
-                txt = f"{grid.coords[c, 0]},{grid.coords[c, 1]}"
-                if not np.isnan(v):
-                    txt += f"\n{100 * v:.0f}%" + (f"\n{labels[c]}" if labels and labels[c] and n <= 16 else "")
-                ax.text(p[0], p[1], txt, ha="center", va="center", fontsize=5.5 if n > 16 else 7,
-                        color="white" if not np.isnan(v) and v < 0.6 else "black", zorder=5)
         pad = 0.8
         ax.set_xlim(centres[:, 0].min() - pad, centres[:, 0].max() + pad)
         ax.set_ylim(centres[:, 1].min() - pad, centres[:, 1].max() + pad)
         ax.set_aspect("equal")
         ax.set_axis_off()
-        ax.set_title(title, fontsize=10)
         ax.text(0.0, -0.01, note + ("; white rings: Ethernet chips" if grid.ethernet.any() else ""),
                 transform=ax.transAxes, va="top", fontsize=7, color="0.3")
-        buf = io.StringIO()
-        fig.savefig(buf, format="svg", metadata={"Date": None}, bbox_inches="tight")
+        out = []
+        for values, title, labels in views:
+            coll.set_array(np.ma.masked_invalid(values))
+            ax.set_title(title, fontsize=10)
+            texts = _chip_texts(ax, grid, centres, values, labels) if n <= 64 else []
+            buf = io.StringIO()
+            fig.savefig(buf, format="svg", metadata={"Date": None})
+            out.append(buf.getvalue())
+            for t in texts:
+                t.remove()
         plt.close(fig)
-    return buf.getvalue()
+    return out
+
+
+def _chip_texts(ax: Any, grid: Grid, centres: np.ndarray, values: np.ndarray, labels: list[str] | None) -> list[Any]:
+    """Coordinates and percentage on each chip (and the resource name on boards of <= 16 chips)."""
+    n = grid.n_chips
+    texts = []
+    for c, p in enumerate(centres):
+        v = values[c]
+        txt = f"{grid.coords[c, 0]},{grid.coords[c, 1]}"
+        if not np.isnan(v):
+            txt += f"\n{100 * v:.0f}%" + (f"\n{labels[c]}" if labels and labels[c] and n <= 16 else "")
+        texts.append(ax.text(p[0], p[1], txt, ha="center", va="center", fontsize=5.5 if n > 16 else 7,
+                             color="white" if not np.isnan(v) and v < 0.6 else "black", zorder=5))
+    return texts

@@ -81,16 +81,17 @@ def _summary(report: dict[str, Any]) -> str:
 
 def _chip_grid(report: dict[str, Any], board: Any, link_load: np.ndarray | None) -> str:
     from neurocompile.passes.topology import grid_of
-    from neurocompile.report.chipgrid import busiest, chip_utilization, render_grid_svg
+    from neurocompile.report.chipgrid import busiest, chip_utilization, render_grid_svgs
 
     grid = grid_of(board)
     util = chip_utilization(report, grid)
     best, which = busiest(util, grid.n_chips)
     views = [("busiest", "busiest resource per chip", best, which)]
     views += [(name, name, arr, None) for name, arr in util.items()]
+    svgs = render_grid_svgs(board, [(values, f"{board.name}: {label}", labels) for _, label, values, labels in views],
+                            link_load)
     options, figures = [], []
-    for i, (key, label, values, labels) in enumerate(views):
-        svg = render_grid_svg(board, values, f"{board.name}: {label}", labels, link_load)
+    for i, ((key, label, _, _), svg) in enumerate(zip(views, svgs)):
         options.append(f'<option value="{escape(key)}">{escape(label)}</option>')
         figures.append(f'<figure class="grid-view" data-resource="{escape(key)}"{" hidden" if i else ""}>'
                        f'<img alt="{escape(board.name)} chip grid, {escape(label)}" '
@@ -98,7 +99,7 @@ def _chip_grid(report: dict[str, Any], board: Any, link_load: np.ndarray | None)
     used = [c for c in range(grid.n_chips) if which[c]]
     tally = ", ".join(f"{name}: {sum(1 for c in used if which[c] == name)} chips"
                       for name in sorted({which[c] for c in used}))
-    return (f'<p>{grid.n_chips} chips ({board.topology.kind}, {board.topology.width} x {board.topology.height}'
+    return (f'<p>{grid.n_chips} chip{"s" if grid.n_chips != 1 else ""} ({board.topology.kind}, {board.topology.width} x {board.topology.height}'
             f'{", wrap-around" if board.topology.wrap else ""}). Colour: value / limit; a per-core resource shows '
             f'the busiest core of the chip. Busiest resource: {escape(tally or "no chip used")}.</p>'
             f'<label>resource <select id="grid-resource">{"".join(options)}</select></label>'
