@@ -146,3 +146,12 @@ def test_html_needs_a_report_and_sim_needs_html(tmp_path, compiled_models):
     assert_clean_failure(run_cli("report", tmp_path, "--html"), "no report")
     assert_clean_failure(run_cli("report", compiled_models["ca3"], "--sim", compiled_models["ca3-sim"]), "--html")
     assert_clean_failure(run_cli("report", compiled_models["ca3"], "--html", "--sim", tmp_path), "no simulation output")
+
+
+def test_html_from_a_report_json_alone(compiled_models, tmp_path):
+    """No compiled plan (only report.json): the grid is still drawn from the bundled board."""
+    shutil.copy(compiled_models["synfire"] / "report.json", tmp_path / "report.json")
+    res = run_cli("report", tmp_path, "--html")
+    assert res.exit_code == 0, res.output
+    text = (tmp_path / "report.html").read_text()
+    assert 'id="chip-grid"' in text and "image/svg+xml" in text
