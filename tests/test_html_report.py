@@ -155,3 +155,23 @@ def test_html_from_a_report_json_alone(compiled_models, tmp_path):
     assert res.exit_code == 0, res.output
     text = (tmp_path / "report.html").read_text()
     assert 'id="chip-grid"' in text and "image/svg+xml" in text
+
+
+def test_estimates_and_spynnaker_sections_appear_only_when_present(compiled_models):
+    from neurocompile.compiled import load_compiled
+    from neurocompile.report.html import render_html
+
+    c = load_compiled(compiled_models["ca3"])
+    plain = render_html(c.report, c.board, None, None)
+    assert 'id="estimates"' not in plain and 'id="spynnaker"' not in plain
+    report = dict(c.report)
+    report["estimates"] = {
+        "energy": {"joules_per_simulated_second": 1.5e-3, "activity_source": "simulation",
+                   "components": [{"name": "synaptic_event", "count_per_simulated_second": 2.0e4,
+                                   "joules_per_event": 43e-9, "joules_per_simulated_second": 8.6e-4,
+                                   "source": "Sharp et al. 2012", "measured": True}]},
+        "latency": {"seconds_per_step": 1e-3, "realtime_factor": 1.0, "basis": "timestep", "source": "board"}}
+    report["spynnaker"] = {"placements": [[0, 0, 1]]}
+    page = render_html(report, c.board, None, None)
+    assert 'id="estimates"' in page and "<td>synaptic_event</td>" in page and "Sharp et al. 2012" in page
+    assert "real-time factor 1" in page and 'id="spynnaker"' in page
