@@ -137,6 +137,13 @@ def child(n: int, board_name: str, seed: int) -> dict:
     rep = mapping_report(net, ctx) if error is None else {"summary": {}}
     rows.append({"pass": "mapping_report", "seconds": round(time.perf_counter() - t1, 3), "cpu_s": 0.0,
                  "peak_rss_mb": round(rss_mb()), "worker_peak_rss_mb": round(child_rss_mb())})
+    if error is None:  # report.json's energy/latency estimates (neurocompile/report/estimates.py)
+        from neurocompile.report.build import _estimates
+
+        t1 = time.perf_counter()
+        _estimates(net, ctx)
+        rows.append({"pass": "estimates", "seconds": round(time.perf_counter() - t1, 3), "cpu_s": 0.0,
+                     "peak_rss_mb": round(rss_mb()), "worker_peak_rss_mb": round(child_rss_mb())})
     s = rep["summary"]
     return {"neurons": net.n_neurons, "synapses": net.n_synapses, "populations": len(net.populations),
             "projections": len(net.projections), "board": board_name, "warmup_s": round(warm_s, 2),

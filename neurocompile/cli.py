@@ -151,17 +151,11 @@ def boards() -> None:
     Add your own boards with NEUROCOMPILE_BOARD_PATH=/dir/with/yaml, or pass a .yaml path to --board.
     """
     from neurocompile.boards import all_boards
+    from neurocompile.report.boards_text import board_lines
 
-    table = Table(show_edge=False)
-    for col in ("board", "family", "chips", "cores/chip", "neurons/core", "max delay (steps)", "description"):
-        table.add_column(col, no_wrap=col == "board",
-                         justify="right" if col in ("chips", "cores/chip", "neurons/core", "max delay (steps)") else "left")
-    for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips)):
-        s = b.summary()
-        table.add_row(s["name"], s["family"], f"{s['chips']:,}", str(s["cores_per_chip"]),
-                      f"{s['neurons_per_core']:,}" if s["neurons_per_core"] else "-",
-                      str(s["max_delay_steps"]), s["description"])
-    out.print(table)
+    summaries = [b.summary() for b in sorted(all_boards(), key=lambda b: (b.family, b.n_chips))]
+    for line in board_lines(summaries, width=min(out.width or 80, 100)):
+        out.print(line, markup=False, highlight=False, soft_wrap=True)
 
 
 @cli.command()
@@ -275,6 +269,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     """
     from neurocompile.outdir import check_output_dir, staged_output
     from neurocompile.plugins import check_backend, get_backend
+    from neurocompile.report.run_notes import compile_warning_lines, print_lines, run_estimate_lines, run_estimates
     from neurocompile.report.simulation import simulation_summary, write_simulation
 
     inputs = _input_paths(target, board_name or "")
@@ -286,6 +281,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     if mode:
         options["mode"] = mode
     check_backend(runner_backend, compiled, options)
+    print_lines(err, compile_warning_lines(compiled.report))  # the compile's warnings, grouped as `report` does
     runner = runner_backend.build(compiled, options)
     with _progress_bar() as bar:
         task = bar.add_task(f"simulating ({backend})", total=steps)
@@ -300,6 +296,8 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     out.print(table)
     out.print(f"{summary['synaptic_events']:,} synaptic events in {summary['wall_seconds']:.3f} s "
               f"({summary['steps_per_second'] or 0:,.0f} steps/s)")
+    summary["estimates"] = run_estimates(compiled, result)
+    print_lines(out, run_estimate_lines(summary["estimates"]))
     if output:
         with staged_output(output, kind="simulation", overwrite=overwrite, inputs=inputs) as stage:
             write_simulation(stage, result, net, summary)
@@ -338,20 +336,25 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
 @cli.command()
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
+@click.option("--all", "show_all", is_flag=True,
+              help="List every slice, chip and projection (default: the busiest 10 of each).")
 @click.option("--html", "as_html", is_flag=True,
               help="Write DIR/report.html: one self-contained page (chip grid heat map, traffic, placement, "
                    "quantization error, raster of a simulation run); see docs/html-report.md.")
 @click.option("--sim", "sim_dir", type=click.Path(path_type=Path), default=None,
               help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself, "
                    "if it holds one].")
-def report(directory: Path, as_json: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
+def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
     """Summarise a compile output directory for a person to read.
 
-    Reads the saved compiled network (placement of every slice) and its report.json.
+    Reads DIR/report.json (checked against its JSON Schema, report.schema.json): the busiest
+    resources first, each population's busiest slice, the busiest slices and chips, quantization,
+    warnings grouped by kind, energy and latency estimates, pass timings last.
 
     \b
     Example:
       neurocompile report out/synfire
+      neurocompile report out/synfire --all            # every slice, chip and projection
       neurocompile report out/synfire --json | jq .utilization
       neurocompile report out/synfire --html --sim out/synfire-sim
     """
@@ -362,16 +365,15 @@ def report(directory: Path, as_json: bool, as_html: bool = False, sim_dir: Path 
 
     from neurocompile.compiled import is_compiled_dir, load_compiled
     from neurocompile.report.build import read_report
-    from neurocompile.report.text import render_report, render_slices
+    from neurocompile.report.text import render_report
 
-    compiled = load_compiled(directory) if is_compiled_dir(directory) else None
-    rep = compiled.report if compiled is not None else read_report(directory)
+    # a compile directory is loaded whole (a damaged plan is an error here too); its report.json is
+    # checked against the schema either way
+    rep = load_compiled(directory).report if is_compiled_dir(directory) else read_report(directory)
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
-    render_report(rep, out)  # read_report checked every field it prints
-    if compiled is not None:
-        render_slices(compiled, out)
+    render_report(rep, out, show_all=show_all)
 
 
 @cli.command()

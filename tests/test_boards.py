@@ -51,7 +51,9 @@ def test_spinnaker_boards():
         assert (b.delays.max_steps_in_core, b.delays.max_steps_extended) == (2 ** (14 - 8 - 1), 288)
         assert b.delays.extension == "delay_extension_cores"
         assert 1.0 in b.timestep_ms
-        assert b.energy["spike_hop"] == pytest.approx(25e-12 * 40)
+        router = next(c for c in b.energy.events if c.name == "router_pass")
+        assert router.value == pytest.approx(25e-12 * 40) and router.counts == "router_passes"  # version_spin1.py
+        assert b.energy.step_time.model == "real_time"
     assert not s3.topology.wrap and not s5.topology.wrap and big.topology.wrap
     assert s5.topology.ethernet_chips == ((0, 0),)
     # SpiNN-5 outline: columns 0..4 start at y=0, column x ends at min(3 + x, 7); columns 5..7 start at x - 4.
@@ -195,7 +197,28 @@ BAD = [
     ("wrong-type-timestep", _spinn5, lambda d: _set(d, 1.0, "timestep_ms"), "timestep_ms"),
     ("negative-limit", _spinn5, lambda d: _set(d, -256, "core_limits", "neurons"), "core_limits.neurons"),
     ("zero-sdram", _spinn5, lambda d: _set(d, 0, "chip_limits", "sdram_bytes"), "chip_limits.sdram_bytes"),
-    ("negative-energy", _spinn5, lambda d: _set(d, -1.0, "energy", "spike_hop"), "energy"),
+    ("negative-energy", _spinn5, lambda d: _set(d, -1.0, "energy", "events", "router_pass", "joules"),
+     "energy.events.router_pass.joules"),
+    ("energy-as-string", _spinn5, lambda d: _set(d, "1e-9", "energy", "events", "synaptic_event", "joules"),
+     "energy.events.synaptic_event.joules"),
+    ("energy-nan", _loihi2, lambda d: _set(d, float("nan"), "energy", "events", "synaptic_event", "joules"),
+     "energy.events.synaptic_event.joules"),
+    ("energy-unknown-activity", _spinn5, lambda d: _set(d, "photons", "energy", "events", "synaptic_event", "counts"),
+     "energy.events.synaptic_event.counts"),
+    ("energy-no-source", _loihi2, lambda d: _del(d, "energy", "events", "neuron_update", "source"),
+     "energy.events.neuron_update.source"),
+    ("energy-measured-not-bool", _spinn5, lambda d: _set(d, "yes", "energy", "static", "board_idle", "measured"),
+     "energy.static.board_idle.measured"),
+    ("energy-unknown-per", _spinn5, lambda d: _set(d, "rack", "energy", "static", "board_idle", "per"),
+     "energy.static.board_idle.per"),
+    ("energy-unknown-field", _spinn5, lambda d: _set(d, 1.0, "energy", "events", "synaptic_event", "jouls"),
+     "energy.events.synaptic_event.jouls"),
+    ("energy-flat-old-style-bad", _spinn5, lambda d: _set(d, {"spike_hop": "1e-9"}, "energy"), "energy.spike_hop"),
+    ("step-time-model", _loihi2, lambda d: _set(d, "fast", "energy", "step_time", "model"), "energy.step_time.model"),
+    ("step-time-no-barrier", _loihi2, lambda d: _del(d, "energy", "step_time", "barrier"),
+     "energy.step_time.barrier"),
+    ("time-scale-zero", _spinn5, lambda d: _set(d, 0.0, "energy", "step_time", "time_scale_factor"),
+     "energy.step_time.time_scale_factor"),
     ("unknown-family", _spinn5, lambda d: _set(d, "truenorth", "family"), "family"),
     ("unknown-topology", _spinn5, lambda d: _set(d, "torus", "topology", "kind"), "topology.kind"),
     ("unknown-limit", _spinn5, lambda d: _set(d, 4096, "core_limits", "sram_bytes"), "core_limits.sram_bytes"),
@@ -297,3 +320,13 @@ def test_unknown_board_name_lists_bundled():
     with pytest.raises(BoardError) as e:
         load_board("spinn-7")
     assert all(name in str(e.value) for name in BOARDS)
+
+
+def test_old_unsourced_energy_form_is_read_with_a_warning_and_gives_no_estimates(tmp_path):
+    # compile directories written before the sourced form keep a copy of the board in the old form
+    data = _spinn5()
+    data["energy"] = {"synaptic_event": 43.0e-9, "spike_hop": 1.0e-9}
+    path = _write(tmp_path, data)
+    with pytest.warns(UserWarning, match=r"field 'energy' uses the old form"):
+        board = load_board_file(path)
+    assert board.energy is None

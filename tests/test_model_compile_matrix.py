@@ -1,6 +1,8 @@
-"""Every bundled model compiles for every bundled board it fits, in that board's number format, and
-`simulate` runs each; a model that does not fit fails with one resource error naming the limit."""
+"""Every bundled model compiles for every bundled board it fits, in that board's number format, with
+a report.json that follows report.schema.json, and `simulate` runs each; a model that does not fit fails with one resource error naming the limit."""
 from __future__ import annotations
+
+import json
 
 import numpy as np
 import pytest
@@ -11,6 +13,7 @@ from neurocompile.compiler import compile_network, merged_options
 from neurocompile.errors import ResourceError
 from neurocompile.ir.validate import validate_network
 from neurocompile.plugins import get_model
+from neurocompile.report.schema import first_error
 from cli_helpers import assert_clean_failure, run_cli
 
 BOARDS = ["spinn-3", "spinn-5", "spinnaker-24board", "loihi2-oheo-gulch", "loihi2-kapoho-point",
@@ -37,6 +40,9 @@ def test_every_model_compiles_for_every_board_and_runs_in_its_arithmetic(models,
         compiled = result.network
         assert compiled.number_format == FORMAT[board.family], (name, board_name)
         assert result.report["mapping"]["summary"]["cores_used"] >= 1
+        # report.json as written (JSON round trip) follows the shipped schema, estimates included
+        assert first_error(json.loads(json.dumps(result.report, allow_nan=False))) is None, (name, board_name)
+        assert result.report["estimates"]["energy"]["joules_per_simulated_second"] > 0, (name, board_name)
         errors = [d for d in result.diagnostics if d.level == "error"]
         assert not errors, (name, board_name, errors)
         validate_network(compiled)                       # what `simulate network.ncnet` loads

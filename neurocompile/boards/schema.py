@@ -15,6 +15,7 @@ import math
 
 import yaml
 
+from neurocompile.boards.energy import EnergyModel, read_energy
 from neurocompile.errors import BoardError, clip, shorten
 
 SCHEMA_VERSION = 1
@@ -125,7 +126,7 @@ class Board:
     number_format: SpinnakerFormat | LoihiFormat
     delays: Delays
     timestep_ms: tuple[float, ...]      # timesteps the target supports (empty: any)
-    energy: dict[str, float] = field(default_factory=dict)  # optional per-event energies, J
+    energy: EnergyModel | None = None   # optional sourced costs for estimates (boards/energy.py)
     notes: tuple[str, ...] = ()
     mapping: dict[str, Any] = field(default_factory=dict)  # storage formats for the mapping passes
 
@@ -358,10 +359,7 @@ def parse_board(data: Any, source: str) -> Board:
     if not isinstance(ts, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and 0 < v < math.inf for v in ts):
         raise r.fail("timestep_ms", "a list of positive finite numbers", ts)
-    energy = data.get("energy", {}) or {}
-    if not isinstance(energy, dict) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
-                                               and 0 <= v < math.inf for v in energy.values()):
-        raise r.fail("energy", "a mapping of event name to non-negative joules", energy)
+    energy = read_energy(r, data)
     notes = data.get("notes", []) or []
     if not isinstance(notes, list) or not all(isinstance(n, str) for n in notes):
         raise r.fail("notes", "a list of strings", notes)
@@ -377,7 +375,7 @@ def parse_board(data: Any, source: str) -> Board:
         number_format=_read_format(r, data, family),
         delays=_read_delays(r, data),
         timestep_ms=tuple(float(v) for v in ts),
-        energy={k: float(v) for k, v in energy.items()},
+        energy=energy,
         notes=tuple(str(n) for n in notes),
         mapping=_read_mapping(r, data, family),
     )

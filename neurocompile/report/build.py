@@ -1,4 +1,4 @@
-"""The `report.json` document (schema in docs/report-schema.md; bump REPORT_VERSION on change)."""
+"""The `report.json` document (report.schema.json, docs/report-schema.md; bump REPORT_VERSION on change)."""
 from __future__ import annotations
 
 import json
@@ -12,6 +12,7 @@ from neurocompile.errors import NeurocompileError, clip, shorten
 from neurocompile.ir.network import Network
 from neurocompile.passes.mapping_report import mapping_report
 from neurocompile.passes.pipeline import CompileContext
+from neurocompile.report.schema import check_report
 
 REPORT_VERSION = 2  # 2: placement entries are slices (start/stop bound them, `ranges` lists them); `mapping`
 
@@ -84,7 +85,23 @@ def build_report(net: Network, ctx: CompileContext, target: str = "") -> dict[st
             "extensions": ctx.delays.extensions,
             "relays": ctx.delays.relays,
         },
+        "estimates": _estimates(net, ctx),
     }
+
+
+def _estimates(net: Network, ctx: CompileContext) -> dict[str, Any]:
+    """Energy/latency from the board's costs and the rates the placement assumed (report/estimates.py)."""
+    from neurocompile.compiled import Placements, Slices
+    from neurocompile.passes.resources import firing_rates
+    from neurocompile.report.estimates import ASSUMED_RATES, estimate
+
+    if ctx.partition is None or ctx.placement is None:
+        return {"unavailable": "the network was not partitioned and placed"}
+    sl, pl = Slices.from_partition(ctx.partition), Placements.from_result(ctx.placement)
+    grid = ctx.placement.grid  # its hop matrix is already computed (placement)
+    cores = int(sl.n_slices + int(sl.extra_cores.sum()))
+    return estimate(ctx.board.energy, ctx.board, net, sl, pl.chip, grid.hops, grid.id_at,
+                    firing_rates(net, ctx.options), ctx.target.family.multicast, ASSUMED_RATES, cores)
 
 
 def write_report(report: dict[str, Any], path: Path) -> None:
@@ -109,68 +126,5 @@ def read_report(path: str | os.PathLike[str]) -> dict[str, Any]:
     if report["report_version"] != REPORT_VERSION or isinstance(report["report_version"], bool):
         raise NeurocompileError(f"{p}: report_version {shorten(report['report_version'])} is not supported "
                                 f"(this neurocompile reads version {REPORT_VERSION})")
-    _check(report, _REPORT_SPEC, "", str(p))
+    check_report(report, str(p))  # report.schema.json: the first bad field, in one line
     return report
-
-
-# What `neurocompile report` reads (report/text.py), with types; other fields are not checked.
-# A key ending in "?" is optional. [spec] is a list whose items follow spec; {str: t} a mapping.
-_INT, _NUM, _STR, _BOOL = "an integer", "a number", "a string", "true or false"
-_REPORT_SPEC: dict[str, Any] = {
-    "target": _STR, "seed": _INT,
-    "tool": {"version": _STR},
-    "network": {"neurons": _INT, "populations": _INT, "synapses": _INT, "projections": _INT, "dt_ms": _NUM},
-    "board": {"name": _STR, "family": _STR},
-    "utilization": {"cores_used": _INT, "cores_available": _INT, "cores_lower_bound": (_INT, None),
-                    "chips_used": _INT, "chips_available": _INT, "chips_lower_bound": (_INT, None),
-                    "mean_core_neuron_fill": _NUM},
-    "mapping?": {"summary?": {"max_utilization?": {str: _NUM}, "router_entries_limit?": (_NUM, None),
-                              "max_routing_entries_per_chip?": _NUM, "inter_chip_spikes_per_s?": _NUM,
-                              "average_hops?": _NUM}},
-    "populations": [{"name": _STR, "model": _STR, "size": _INT, "slices": _INT}],
-    "projections": [{"name": _STR, "receptor": _STR, "synapses": _INT, "plastic": _BOOL}],
-    "passes": [{"pass": _STR, "seconds": _NUM}],
-    "diagnostics": [{"level": _STR, "pass": _STR, "subject": (_STR, None), "message": _STR}],
-}
-
-
-def _is(value: Any, kind: Any) -> bool:
-    if isinstance(kind, tuple):
-        return any(_is(value, k) for k in kind)
-    if kind is None:
-        return value is None
-    if kind == _BOOL:
-        return isinstance(value, bool)
-    if isinstance(value, bool):
-        return False
-    return isinstance(value, {_INT: int, _NUM: (int, float), _STR: str}[kind])
-
-
-def _check(value: Any, spec: Any, where: str, source: str) -> None:
-    def fail(expected: str) -> NeurocompileError:
-        return NeurocompileError(f"{source}: not a valid report: field {where!r} must be {expected}, "
-                                 f"got {shorten(value)}")
-
-    if isinstance(spec, dict) and set(spec) == {str}:
-        if not isinstance(value, dict):
-            raise fail("an object")
-        for k, v in value.items():
-            _check(v, spec[str], f"{where}.{clip(k, 40)}", source)
-    elif isinstance(spec, dict):
-        if not isinstance(value, dict):
-            raise fail("an object")
-        for key, sub in spec.items():
-            name = key.rstrip("?")
-            here = f"{where}.{name}" if where else name
-            if name not in value:
-                if key.endswith("?"):
-                    continue
-                raise NeurocompileError(f"{source}: not a valid report: field {here!r} is missing")
-            _check(value[name], sub, here, source)
-    elif isinstance(spec, list):
-        if not isinstance(value, list):
-            raise fail("a list")
-        for i, item in enumerate(value):
-            _check(item, spec[0], f"{where}[{i}]", source)
-    elif not _is(value, spec):
-        raise fail(" or ".join("null" if k is None else k for k in (spec if isinstance(spec, tuple) else (spec,))))

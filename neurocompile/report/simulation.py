@@ -8,6 +8,7 @@ from typing import Any
 import numpy as np
 
 from neurocompile.report.raster import plot_raster, raster_title
+from neurocompile.report.run_notes import spike_metadata
 
 SIM_SUMMARY_VERSION = 1
 
@@ -40,7 +41,7 @@ def write_simulation(out: Path, result: Any, net: Any, summary: dict[str, Any]) 
     for name, (steps, ids) in result.spikes.items():
         arrays[f"{name}/steps"] = steps
         arrays[f"{name}/neurons"] = ids
-    np.savez(out / "spikes.npz", **arrays)
+    np.savez(out / "spikes.npz", **arrays, **spike_metadata(result.dt_ms))  # dt_ms and units beside the spikes
     traces = {f"{p}/{v}": a for p, vs in result.traces.items() for v, a in vs.items()}
     if traces:
         np.savez(out / "traces.npz", **traces)
