@@ -190,7 +190,10 @@ def _raster(sim_dir: Path | None) -> str:
                              str(s.get("backend", "?")), s.get("seed", "?"), run.steps))
     rows = [(p["name"], f"{p['size']:,}", f"{int(run.spikes[p['name']][0].size):,}",
              _num(p.get("mean_rate_hz"), ".2f")) for p in s["populations"]]
-    return (f"<p>From <code>{escape(str(sim_dir))}</code>.</p>"
+    energy = (s.get("estimates") or {}).get("energy") if isinstance(s.get("estimates"), dict) else None
+    measured = (f" Energy at this run's own activity: {_num(energy.get('joules_per_simulated_second'), '.3g')} J "
+                f"per simulated second." if isinstance(energy, dict) else "")
+    return (f"<p>From <code>{escape(str(sim_dir))}</code>.{escape(measured)}</p>"
             f'<figure id="raster"><img alt="spike raster" src="{_uri(buf.getvalue(), "image/png")}"></figure>'
             + _table(("population", "neurons", "spikes", "mean rate (Hz)"), rows, numeric=(1, 2, 3)))
 
