@@ -342,8 +342,8 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
               help="Write DIR/report.html: one self-contained page (chip grid heat map, traffic, placement, "
                    "quantization error, raster of a simulation run); see docs/html-report.md.")
 @click.option("--sim", "sim_dir", type=click.Path(path_type=Path), default=None,
-              help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself, "
-                   "if it holds one].")
+              help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself "
+                   "or the newest simulation output inside it, e.g. from 'simulate DIR -o DIR/sim'].")
 def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
     """Summarise a compile output directory for a person to read.
 

@@ -176,3 +176,12 @@ def test_estimates_and_spynnaker_sections_appear_only_when_present(compiled_mode
     page = render_html(report, c.board, None, None)
     assert 'id="estimates"' in page and "<td>synaptic_event</td>" in page and "Sharp et al. 2012" in page
     assert "real-time factor 1" in page and 'id="spynnaker"' in page
+
+
+def test_a_run_inside_the_directory_is_found_without_sim(compiled_models, tmp_path):
+    d = tmp_path / "c"
+    shutil.copytree(compiled_models["ca3"], d)
+    assert run_cli("simulate", d, "--steps", "40", "-o", d / "sim").exit_code == 0
+    assert run_cli("report", d, "--html").exit_code == 0
+    text = (d / "report.html").read_text()
+    assert 'id="raster"' in text and str(d / "sim") in text

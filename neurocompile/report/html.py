@@ -180,8 +180,8 @@ def _raster(sim_dir: Path | None) -> str:
     from neurocompile.report.runs import load_run
 
     if sim_dir is None:
-        return ('<p class="muted">No simulation run in this directory (run <code>neurocompile simulate DIR -o SIM</code> '
-                'and add <code>--sim SIM</code>).</p>')
+        return ('<p class="muted">No simulation run in this directory (<code>neurocompile simulate DIR -o DIR/sim</code> '
+                'puts one there; or give <code>--sim SIM</code>).</p>')
     run = load_run(sim_dir)
     s = run.summary
     buf = io.BytesIO()
@@ -257,7 +257,7 @@ def write_html_report(directory: str | os.PathLike[str], sim: str | os.PathLike[
     from neurocompile.compiled import is_compiled_dir, load_compiled
     from neurocompile.outdir import add_to_marker, atomic_path, listed_in_marker
     from neurocompile.report.build import read_report
-    from neurocompile.report.runs import is_sim_dir
+    from neurocompile.report.runs import find_run
 
     d = Path(directory)
     compiled = load_compiled(d) if is_compiled_dir(d) else None
@@ -266,7 +266,7 @@ def write_html_report(directory: str | os.PathLike[str], sim: str | os.PathLike[
     link_load = None
     if compiled is not None and compiled.routing is not None and compiled.routing.link_load.size:
         link_load = compiled.routing.link_load
-    sim_dir = Path(sim) if sim is not None else (d if is_sim_dir(d) else None)
+    sim_dir = Path(sim) if sim is not None else find_run(d)
     page = render_html(report, board, link_load, sim_dir)
     dest = d / HTML_NAME
     if dest.exists() and not (listed_in_marker(d, HTML_NAME) or _is_ours(dest)):

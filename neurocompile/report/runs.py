@@ -38,6 +38,19 @@ def is_sim_dir(path: str | os.PathLike[str]) -> bool:
     return (p / "summary.json").is_file() and (p / "spikes.npz").is_file()
 
 
+def find_run(directory: str | os.PathLike[str]) -> Path | None:
+    """The simulation output in `directory`: itself, else the newest of its subdirectories that
+    is one (e.g. `simulate DIR -o DIR/sim`); None if there is none."""
+    d = Path(directory)
+    if is_sim_dir(d):
+        return d
+    try:
+        runs = [p for p in d.iterdir() if p.is_dir() and is_sim_dir(p)]
+    except OSError:
+        return None
+    return max(runs, key=lambda p: ((p / "summary.json").stat().st_mtime, p.name)) if runs else None
+
+
 def load_run(path: str | os.PathLike[str]) -> SimRun:
     p = Path(path)
     if not p.is_dir():
