@@ -185,3 +185,14 @@ def test_a_run_inside_the_directory_is_found_without_sim(compiled_models, tmp_pa
     assert run_cli("report", d, "--html").exit_code == 0
     text = (d / "report.html").read_text()
     assert 'id="raster"' in text and str(d / "sim") in text
+
+
+def test_a_run_of_another_network_is_flagged(compiled_models, tmp_path):
+    d = tmp_path / "s"
+    shutil.copytree(compiled_models["synfire"], d)
+    _forget_html(d)
+    assert run_cli("report", d, "--html", "--sim", compiled_models["ca3-sim"]).exit_code == 0
+    assert "populations differ from the compiled network" in (d / "report.html").read_text()
+    assert run_cli("report", compiled_models["ca3"], "--html", "--sim", compiled_models["ca3-sim"]).exit_code == 0
+    text = (compiled_models["ca3"] / "report.html").read_text()
+    assert 'id="raster"' in text and "populations differ" not in text

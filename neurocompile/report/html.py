@@ -175,7 +175,7 @@ def _spynnaker(report: dict[str, Any]) -> str:
             f"<pre>{escape(json.dumps(sp, indent=1)[:200_000])}</pre></details>")
 
 
-def _raster(sim_dir: Path | None) -> str:
+def _raster(sim_dir: Path | None, report: dict[str, Any]) -> str:
     from neurocompile.report.raster import plot_raster, raster_title
     from neurocompile.report.runs import load_run
 
@@ -193,7 +193,10 @@ def _raster(sim_dir: Path | None) -> str:
     energy = (s.get("estimates") or {}).get("energy") if isinstance(s.get("estimates"), dict) else None
     measured = (f" Energy at this run's own activity: {_num(energy.get('joules_per_simulated_second'), '.3g')} J "
                 f"per simulated second." if isinstance(energy, dict) else "")
-    return (f"<p>From <code>{escape(str(sim_dir))}</code>.{escape(measured)}</p>"
+    compiled_pops = {p["name"]: p["size"] for p in report["populations"]}
+    mismatch = ('<p class="warn">This run\'s populations differ from the compiled network\'s: it may be a run '
+                'of another network.</p>' if compiled_pops != run.sizes else "")
+    return (f"<p>From <code>{escape(str(sim_dir))}</code>.{escape(measured)}</p>{mismatch}"
             f'<figure id="raster"><img alt="spike raster" src="{_uri(buf.getvalue(), "image/png")}"></figure>'
             + _table(("population", "neurons", "spikes", "mean rate (Hz)"), rows, numeric=(1, 2, 3)))
 
@@ -217,7 +220,7 @@ def render_html(report: dict[str, Any], board: Any, link_load: np.ndarray | None
         "<h2>Placement per population</h2>", _placement(report),
         "<h2>Quantization error per projection</h2>", _quantization(report),
         _estimates(report),
-        "<h2>Simulation run</h2>", _raster(sim_dir),
+        "<h2>Simulation run</h2>", _raster(sim_dir, report),
         _spynnaker(report),
         "<h2>Warnings</h2>", _warnings(report),
     ]
