@@ -363,7 +363,13 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
 @click.option("--all", "show_all", is_flag=True,
               help="List every slice, chip and projection (default: the busiest 10 of each).")
-def report(directory: Path, as_json: bool, show_all: bool) -> None:
+@click.option("--html", "as_html", is_flag=True,
+              help="Write DIR/report.html: one self-contained page (chip grid heat map, traffic, placement, "
+                   "quantization error, raster of a simulation run); see docs/html-report.md.")
+@click.option("--sim", "sim_dir", type=click.Path(path_type=Path), default=None,
+              help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself "
+                   "or the newest simulation output inside it, e.g. from 'simulate DIR -o DIR/sim'].")
+def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
     """Summarise a compile output directory for a person to read.
 
     Reads DIR/report.json (checked against its JSON Schema, report.schema.json): the busiest
@@ -375,7 +381,11 @@ def report(directory: Path, as_json: bool, show_all: bool) -> None:
       neurocompile report out/synfire
       neurocompile report out/synfire --all            # every slice, chip and projection
       neurocompile report out/synfire --json | jq .utilization
+      neurocompile report out/synfire --html --sim out/synfire-sim
     """
+    if as_html or sim_dir is not None:
+        _report_html(directory, as_html, sim_dir)
+        return
     import json
 
     from neurocompile.compiled import is_compiled_dir, load_compiled
@@ -389,6 +399,73 @@ def report(directory: Path, as_json: bool, show_all: bool) -> None:
         click.echo(json.dumps(rep, indent=2))
         return
     render_report(rep, out, show_all=show_all)
+
+
+@cli.command()
+@click.argument("run_a", type=click.Path(path_type=Path))
+@click.argument("run_b", type=click.Path(path_type=Path))
+@click.option("--tolerance", type=click.FloatRange(0.0, 1.0), default=0.0, show_default=True,
+              help="Largest fraction of a population's spikes that may differ (not at the same neuron and "
+                   "step in both runs) for the runs to count as the same; 0 demands identical rasters.")
+@click.pass_context
+def diff(ctx: click.Context, run_a: Path, run_b: Path, tolerance: float) -> None:
+    """Compare two simulation outputs (directories written by 'simulate -o').
+
+    Per population: spikes in each run, the fraction of identical spikes (same neuron and step)
+    and within one step, the correlation of spike counts per neuron, the rate error; and the
+    first diverging population, neuron and step. Definitions: docs/html-report.md.
+
+    \b
+    Exit code: 0 the same within --tolerance, 1 they differ, 2 bad input (not a simulation
+    output; different populations, sizes, dt or number of steps).
+
+    \b
+    Examples:
+      neurocompile diff out/sim out/lava                  # sim vs lava: must be identical
+      neurocompile diff out/float out/loihi2 --tolerance 0.2
+    """
+    from neurocompile.report.diff import diff_runs, first_divergence, within_tolerance
+    from neurocompile.report.runs import load_run
+
+    a, b = load_run(run_a), load_run(run_b)
+    diffs = diff_runs(a, b)
+    for tag, r in (("A", a), ("B", b)):
+        s = r.summary
+        out.print(f"{tag}: {r.path}  ({s.get('network', '?')} on {s.get('board', '?')}, {s.get('mode', '?')} mode, "
+                  f"{s.get('backend', '?')} backend, seed {s.get('seed', '?')}, {r.steps:,} steps)", highlight=False)
+    table = Table(show_edge=False)
+    for col in ("population", "neurons", "spikes A/B", "same", "±1 step", "count corr", "rate error Hz",
+                "first diff step:neuron"):
+        table.add_column(col, justify="left" if col == "population" else "right", no_wrap=col == "population")
+    for d in diffs:
+        first = "-" if d.first_step is None else f"{d.first_step}:{d.first_neuron}"
+        table.add_row(d.name, f"{d.size:,}", f"{d.spikes_a:,}/{d.spikes_b:,}", f"{d.identical:.1%}",
+                      f"{d.within_one:.1%}", "-" if d.correlation is None else f"{d.correlation:.3f}",
+                      f"{d.rate_error_hz:.2f}", first)
+    out.print(table)
+    first = first_divergence(diffs)
+    if first is None:
+        out.print("identical: every spike of every population at the same neuron and step")
+    else:
+        out.print(f"first divergence: population {first.name!r}, neuron {first.first_neuron}, step {first.first_step}",
+                  highlight=False)
+    worst = max(diffs, key=lambda d: 1.0 - d.identical, default=None)
+    if within_tolerance(diffs, tolerance):
+        if first is not None:
+            out.print(f"same within tolerance {tolerance:g} (largest non-identical fraction "
+                      f"{1 - worst.identical:.2%}, {worst.name})", highlight=False)
+        return
+    out.print(f"differ: {1 - worst.identical:.2%} of {worst.name!r} spikes are not identical "
+              f"(tolerance {tolerance:g})", highlight=False)
+    ctx.exit(1)
+
+
+def _report_html(directory: Path, as_html: bool, sim_dir: Path | None) -> None:
+    from neurocompile.report.html import write_html_report
+
+    if not as_html:
+        raise UserFacingError("--sim is for the HTML report: add --html")
+    out.print(f"wrote {write_html_report(directory, sim_dir)}")
 
 
 def main() -> None:

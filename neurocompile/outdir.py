@@ -319,3 +319,27 @@ def _remove_empty(folders: list[Path]) -> None:
             p.rmdir()
         except OSError:
             return
+
+
+def listed_in_marker(directory: str | os.PathLike[str], name: str) -> bool | None:
+    """Whether the output marker of `directory` lists `name`; None when the directory has no
+    readable marker of ours (then it is not a neurocompile output)."""
+    try:
+        manifest = json.loads((Path(directory) / OUTPUT_MARKER).read_text(encoding="utf-8"))
+        if manifest.get("tool") != "neurocompile" or not isinstance(manifest.get("files"), list):
+            return None
+    except (OSError, ValueError, AttributeError):
+        return None
+    return name in manifest["files"]
+
+
+def add_to_marker(directory: str | os.PathLike[str], name: str) -> None:
+    """Record a file written later into an existing output (e.g. `report --html`), so replacing the
+    output with a new compile still counts it as ours. No-op without a marker."""
+    marker = Path(directory) / OUTPUT_MARKER
+    if listed_in_marker(directory, name) is not False:
+        return
+    manifest = json.loads(marker.read_text(encoding="utf-8"))
+    manifest["files"] = sorted(set(manifest["files"]) | {name})
+    with atomic_path(marker) as tmp:
+        tmp.write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")

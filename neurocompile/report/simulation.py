@@ -7,6 +7,7 @@ from typing import Any
 
 import numpy as np
 
+from neurocompile.report.raster import plot_raster, raster_title
 from neurocompile.report.run_notes import spike_metadata
 
 SIM_SUMMARY_VERSION = 1
@@ -45,28 +46,7 @@ def write_simulation(out: Path, result: Any, net: Any, summary: dict[str, Any]) 
     if traces:
         np.savez(out / "traces.npz", **traces)
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
-    plot_raster(out / "raster.png", result, net)
-
-
-def plot_raster(path: Path, result: Any, net: Any) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    fig, ax = plt.subplots(figsize=(9, 4.5), dpi=100)
-    offset, ticks, labels = 0, [], []
-    for i, (name, pop) in enumerate(net.populations.items()):
-        steps, ids = result.spikes[name]
-        ax.scatter(steps * result.dt_ms, ids + offset, s=1.5, color=f"C{i % 10}", linewidths=0)
-        ticks.append(offset + pop.size / 2)
-        labels.append(name)
-        offset += pop.size
-    ax.set_yticks(ticks, labels, fontsize=7)
-    ax.set_xlim(0, result.steps * result.dt_ms)
-    ax.set_ylim(0, max(offset, 1))
-    ax.set_xlabel("time (ms)")
-    ax.set_title(f"{net.name}: {result.mode} mode, seed {result.seed}")
-    fig.tight_layout()
-    fig.savefig(path)
-    plt.close(fig)
+    sizes = {name: pop.size for name, pop in net.populations.items()}
+    plot_raster(out / "raster.png", result.spikes, sizes, result.dt_ms, result.steps,
+                raster_title(summary["network"], summary["board"], summary["mode"], summary["backend"],
+                             summary["seed"], summary["steps"]))
