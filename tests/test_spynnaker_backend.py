@@ -405,6 +405,8 @@ def test_spynnaker_refusal_is_one_line(tmp_path):
     assert msg.startswith("sPyNNaker failed: ") and "\n" not in msg
     assert f"{missing[0]}, {missing[1]}" in msg, msg
     assert (tmp_path / "spynnaker" / "spynnaker_stderr.txt").is_file()
+    sp = json.loads((tmp_path / "report.json").read_text())["spynnaker"]  # the output is whole
+    assert sp["status"] == "failed" and sp["error"] == msg and sp["own_placer"] is None
 
 
 if __name__ == "__main__":
