@@ -14,7 +14,8 @@ together or not at all. Options: ``out_dir``, ``overwrite`` (replace an output d
 on its own; the forced shifts stay), ``own_placer`` (also map with sPyNNaker alone into
 ``spynnaker_own_placer/`` and compare: ``spynnaker.own_placer``), ``allow_delay_defect`` (lower a
 plan that hits the 7.4.1 delay defect instead of refusing it: only to reproduce it), ``machine`` /
-``spalloc_server``, ``map_only`` (on a virtual board, return a SimResult without spikes instead of
+``spalloc_server``, ``stock_synapses`` (sPyNNaker's StaticSynapse as is instead of the same
+synapses with rows built by one sort: pynn_script.sorted_rows_static_synapse), ``map_only`` (on a virtual board, return a SimResult without spikes instead of
 raising: a virtual board maps but runs nothing, and `simulate` must not show zero spikes as a
 result).
 ``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
@@ -164,6 +165,8 @@ class SpynnakerRunner(Runner):
                 "--spikes", str(spikes), "--mapping", str(raw_map)]
         if not use_plan:
             argv.append("--no-plan")
+        if opts.get("stock_synapses"):
+            argv.append("--stock-synapses")
         t0 = time.perf_counter()
         try:
             proc = senv.run_python(*argv, timeout=float(opts.get("timeout_s", 600)))
