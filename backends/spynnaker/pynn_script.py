@@ -46,8 +46,14 @@ def _value(data, p, key):
 
 
 def sorted_rows_static_synapse():
-    """sPyNNaker's StaticSynapse with one method replaced by an equivalent: the rows of a synaptic
-    block built by one stable sort instead of a boolean mask over the whole block per row.
+    """A SortedRowsStaticSynapse (sorted_rows_static_synapse_class) with sPyNNaker's defaults."""
+    return sorted_rows_static_synapse_class()()
+
+
+def sorted_rows_static_synapse_class():
+    """sPyNNaker's StaticSynapse with two host-side methods replaced by equivalents: the rows of a
+    synaptic block built by one stable sort instead of a boolean mask over the whole block per
+    row, and the read-back of a block (virtual-board connection holders) by one ``repeat``.
 
     7.4.1's ``AbstractSDRAMSynapseDynamics.convert_per_connection_data_to_rows`` computes
     ``data[connection_row_indices == i][:max_n_synapses]`` for every row i: rows x connections
@@ -67,7 +73,64 @@ def sorted_rows_static_synapse():
             return [ordered[bounds[i]:min(bounds[i + 1], bounds[i] + max_n_synapses)].reshape(-1)
                     for i in range(n_rows)]
 
-    return SortedRowsStaticSynapse()
+        def read_static_synaptic_data(self, n_synapse_types, ff_size, ff_data, max_atoms_per_core):
+            # 7.4.1 builds the source column with one numpy.repeat per row; on a virtual board every
+            # Projection keeps a connection holder that reads each generated block back this way
+            # (9 % of sim.run at 10,000 neurons). One repeat gives the same column.
+            from spynnaker.pyNN.models.neuron.synapse_dynamics.synapse_dynamics_static import (
+                NUMPY_CONNECTORS_DTYPE, get_n_bits)
+            n_synapse_type_bits = get_n_bits(n_synapse_types)
+            n_neuron_id_bits = get_n_bits(max_atoms_per_core)
+            data = np.concatenate(ff_data)
+            connections = np.zeros(data.size, dtype=NUMPY_CONNECTORS_DTYPE)
+            sizes = np.asarray(ff_size).reshape(len(ff_size), -1)[:, 0]
+            connections["source"] = np.repeat(np.arange(len(ff_size)), sizes)
+            connections["target"] = data & ((1 << n_neuron_id_bits) - 1)
+            connections["weight"] = (data >> 16) & 0xFFFF
+            connections["delay"] = (data & 0xFFFF) >> (n_neuron_id_bits + n_synapse_type_bits)
+            return connections
+
+    return SortedRowsStaticSynapse
+
+
+def _sorted_by_pre_post(conns):
+    """True when rows are in (pre, post) order: only then is 7.4.1's grouping right (and ours equal)."""
+    if conns.shape[0] < 2:
+        return True
+    dpre, dpost = np.diff(conns[:, 0]), np.diff(conns[:, 1])
+    return bool(np.all((dpre > 0) | ((dpre == 0) & (dpost >= 0))))
+
+
+def sorted_list_connector_class(sim):
+    """sPyNNaker's FromListConnector with ``get_n_connections_from_pre_vertex_maximum`` (the
+    longest row of one pre neuron into one post core, asked while partitioning) computed by one
+    ``numpy.unique`` over (pre, post core) instead of a ``numpy.array_split`` per pre neuron
+    (11,000 calls, a quarter of ``sim.run`` at 10,000 neurons after sorted_rows_static_synapse).
+    Used only on a list sorted by (pre, post) (the lists run_pynn.py passes are), where 7.4.1's
+    grouping (which mis-groups an unsorted list: docs/spynnaker-backend.md) gives the same
+    maximum; otherwise the stock method runs. Delays are rounded to time steps as the connector
+    does before they are compared with the delay range."""
+    from spynnaker.pyNN.data import SpynnakerDataView
+
+    class SortedListConnector(sim.FromListConnector):
+        def get_n_connections_from_pre_vertex_maximum(self, n_post_atoms, synapse_info,
+                                                      min_delay=None, max_delay=None):
+            conns = self.conn_list
+            if (conns.ndim != 2 or conns.shape[1] != 4 or not _sorted_by_pre_post(conns)
+                    or self.column_names not in (None, ("weight", "delay"), ["weight", "delay"])):
+                return super().get_n_connections_from_pre_vertex_maximum(n_post_atoms, synapse_info,
+                                                                          min_delay, max_delay)
+            if min_delay is not None and max_delay is not None:
+                d = (np.rint(conns[:, 3] * SpynnakerDataView.get_simulation_time_step_per_ms())
+                     * SpynnakerDataView.get_simulation_time_step_ms())
+                conns = conns[(d >= min_delay) & (d <= max_delay)]
+            if conns.shape[0] == 0:
+                return 0
+            pre = conns[:, 0].astype(np.int64)
+            core = (conns[:, 1] // n_post_atoms).astype(np.int64)
+            return int(np.unique(pre * (int(core.max()) + 1) + core, return_counts=True)[1].max())
+
+    return SortedListConnector
 
 
 def build(sim, spec, data, use_plan=True, stock_synapses=False):
@@ -103,9 +166,10 @@ def build(sim, spec, data, use_plan=True, stock_synapses=False):
         for var in p.get("record", []):
             pop.record(var)
         pops[name] = pop
+    list_connector = sim.FromListConnector if stock_synapses else sorted_list_connector_class(sim)
     for q in spec["projections"]:
         conns = data[q["connections"]]  # (n, 4) float64: pre id, post id, |weight| nA, delay ms
-        connector = sim.FromListConnector(conns)
+        connector = list_connector(conns)
         if q.get("stdp") is not None:
             s = q["stdp"]
             synapse = sim.STDPMechanism(
@@ -212,8 +276,9 @@ def main(argv=None):
     ap.add_argument("--no-plan", action="store_true",
                     help="let sPyNNaker partition and place (keeps the forced ring-buffer shifts)")
     ap.add_argument("--stock-synapses", action="store_true",
-                    help="sPyNNaker's StaticSynapse as is (default with --no-plan), instead of the "
-                         "same synapses with rows built by one sort (sorted_rows_static_synapse)")
+                    help="sPyNNaker's StaticSynapse and FromListConnector as they are (default with "
+                         "--no-plan), instead of subclasses computing the same host data faster "
+                         "(sorted_rows_static_synapse, sorted_list_connector_class)")
     ap.add_argument("--mapping", default=None,
                     help="(neurocompile backend) write what sPyNNaker mapped to this JSON; imports "
                          "neurocompile.backends.spynnaker.readback")
