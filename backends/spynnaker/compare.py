@@ -1,11 +1,14 @@
 """Our plan beside what sPyNNaker mapped, with every difference listed.
 
-``compare(compiled, spec, got, notes)`` -> the ``mapping.json`` document::
+``compare(compiled, spec, got, notes)`` -> the ``mapping.json`` document (report.json's
+``spynnaker`` object; every field in docs/report-schema.md)::
 
     ours:      per population slices (PyNN id ranges after our renumbering, chip, core index),
-               cores (neuron + delay-extension), chips used, routing entries per chip, shifts
+               cores (neuron + delay-extension), chips used, routing entries per chip (after
+               PACMAN-style merging: the count compared; also raw and without defaultable), shifts
     spynnaker: per population machine vertices (lo..hi, x, y, p), cores by kind, chips used,
-               routing entries per chip (uncompressed, pre-compressed), shifts per synapse core
+               routing entries per chip (uncompressed, of them drop entries, pre-compressed,
+               compressed by PACMAN's host pair compressor), shifts per synapse core
     weights:   per projection: synapses, equal (bool), n_weight_mismatch, n_delay_mismatch
     differences: one line per difference (slices, chips, routing entries, shifts, weights, delays)
     notes:     what of our plan sPyNNaker cannot express (e.g. per-slice chip placement)
