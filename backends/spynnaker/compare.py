@@ -1,11 +1,14 @@
 """Our plan beside what sPyNNaker mapped, with every difference listed.
 
-``compare(compiled, spec, got, notes)`` -> the ``mapping.json`` document::
+``compare(compiled, spec, got, notes)`` -> the ``mapping.json`` document (report.json's
+``spynnaker`` object; every field in docs/report-schema.md)::
 
     ours:      per population slices (PyNN id ranges after our renumbering, chip, core index),
-               cores (neuron + delay-extension), chips used, routing entries per chip, shifts
+               cores (neuron + delay-extension), chips used, routing entries per chip (after
+               PACMAN-style merging: the count compared; also raw and without defaultable), shifts
     spynnaker: per population machine vertices (lo..hi, x, y, p), cores by kind, chips used,
-               routing entries per chip (uncompressed, pre-compressed), shifts per synapse core
+               routing entries per chip (uncompressed, of them drop entries, pre-compressed,
+               compressed by PACMAN's host pair compressor), shifts per synapse core
     weights:   per projection: synapses, equal (bool), n_weight_mismatch, n_delay_mismatch
     differences: one line per difference (slices, chips, routing entries, shifts, weights, delays)
     notes:     what of our plan sPyNNaker cannot express (e.g. per-slice chip placement)
@@ -36,19 +39,22 @@ def _our_side(compiled: Any, spec: dict) -> dict[str, Any]:
                          "extra_cores": int(s.extra_cores[off + j])})
             lo += n
         pops[name] = rows
-    routing = None
-    if rt is not None and rt.entries_raw.size:
-        coords = grid_of(compiled.board).coords
-        routing = {f"{int(coords[c][0])},{int(coords[c][1])}": int(rt.entries_raw[c])
-                   for c in np.flatnonzero(rt.entries_raw)}
+    coords = grid_of(compiled.board).coords
+
+    def per_chip(counts: Any) -> dict[str, int] | None:
+        if rt is None or counts is None or not counts.size:
+            return None
+        return {f"{int(coords[c][0])},{int(coords[c][1])}": int(counts[c]) for c in np.flatnonzero(counts)}
+
+    # PACMAN's "uncompressed" tables come from merged_routing_table_generator: consecutive machine
+    # vertices with one route already merged, defaultable entries kept; ours after the same merge
+    # is `entries_merged`, the one compared (docs/spynnaker-backend.md, "Routing entries").
     return {"populations": pops,
             "cores_used": int(s.n_slices + int(s.extra_cores.sum())),
             "chips_used": pl.chips_used if pl is not None else None,
-            "routing_entries": routing,
-            "routing_entries_after_merge": (None if rt is None or not rt.entries.size else
-                                            {f"{int(c[0])},{int(c[1])}": int(rt.entries[i])
-                                             for i, c in enumerate(grid_of(compiled.board).coords)
-                                             if rt.entries[i]}),
+            "routing_entries": per_chip(None if rt is None else rt.entries_merged),
+            "routing_entries_raw": per_chip(None if rt is None else rt.entries_raw),
+            "routing_entries_without_defaultable": per_chip(None if rt is None else rt.entries),
             "ring_buffer_shifts": {p["name"]: p.get("ring_buffer_shifts") for p in spec["populations"]
                                    if p.get("ring_buffer_shifts") is not None}}
 
@@ -140,12 +146,18 @@ def compare(compiled: Any, spec: dict, got: dict, notes: list[str]) -> dict[str,
                 diffs.append(f"population {name!r}: ring-buffer shifts ours {shifts}, sPyNNaker "
                              f"{core['ring_buffer_shifts']} on core {core['x']},{core['y']},{core['p']}")
     r_o, r_t = ours["routing_entries"] or {}, got["routing_entries_uncompressed"] or {}
+    drop = got.get("routing_entries_drop") or {}
     chips = sorted(set(r_o) | set(r_t))
     r_diff = [c for c in chips if r_o.get(c, 0) != r_t.get(c, 0)]
     if r_diff:
-        diffs.append(f"routing entries differ on {len(r_diff)} chip(s), e.g. {r_diff[0]}: ours "
-                     f"{r_o.get(r_diff[0], 0)}, sPyNNaker {r_t.get(r_diff[0], 0)} (max ours "
-                     f"{max(r_o.values(), default=0)}, sPyNNaker {max(r_t.values(), default=0)})")
+        # PACMAN's drop entries (no core, no link) have no counterpart in our per-slice trees
+        only_drop = [c for c in r_diff if r_t.get(c, 0) - drop.get(c, 0) == r_o.get(c, 0)]
+        c0 = r_diff[0]
+        diffs.append(f"routing entries differ on {len(r_diff)} chip(s), e.g. {c0}: ours "
+                     f"{r_o.get(c0, 0)}, sPyNNaker {r_t.get(c0, 0)} of which {drop.get(c0, 0)} drop "
+                     f"entries (max ours {max(r_o.values(), default=0)}, sPyNNaker "
+                     f"{max(r_t.values(), default=0)}); on {len(only_drop)} of them the difference is "
+                     f"exactly PACMAN's drop entries")
     weights, wdiffs = compare_weights(compiled, spec, got)
     diffs += wdiffs
     return {"format": "neurocompile-spynnaker-mapping", "version": 1, "ours": ours,

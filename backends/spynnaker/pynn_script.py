@@ -45,7 +45,95 @@ def _value(data, p, key):
     return v
 
 
-def build(sim, spec, data, use_plan=True):
+def sorted_rows_static_synapse():
+    """A SortedRowsStaticSynapse (sorted_rows_static_synapse_class) with sPyNNaker's defaults."""
+    return sorted_rows_static_synapse_class()()
+
+
+def sorted_rows_static_synapse_class():
+    """sPyNNaker's StaticSynapse with two host-side methods replaced by equivalents: the rows of a
+    synaptic block built by one stable sort instead of a boolean mask over the whole block per
+    row, and the read-back of a block (virtual-board connection holders) by one ``repeat``.
+
+    7.4.1's ``AbstractSDRAMSynapseDynamics.convert_per_connection_data_to_rows`` computes
+    ``data[connection_row_indices == i][:max_n_synapses]`` for every row i: rows x connections
+    per post core, 75 % of ``sim.run`` at 10,000 neurons / 1.1M synapses (host data generation on
+    a virtual board). A stable argsort keeps each row's connections in their original order, so
+    every row, and therefore every byte sPyNNaker writes, is the same (the backend's readback
+    checks the weights bit for bit). A subclass, passed as ``synapse_type``: sPyNNaker itself is
+    not patched; ``--stock-synapses`` uses ``sim.StaticSynapse``."""
+    from spynnaker.pyNN.models.neuron.synapse_dynamics import SynapseDynamicsStatic
+
+    class SortedRowsStaticSynapse(SynapseDynamicsStatic):
+        def convert_per_connection_data_to_rows(self, connection_row_indices, n_rows, data, max_n_synapses):
+            rows = np.asarray(connection_row_indices)
+            order = np.argsort(rows, kind="stable")
+            bounds = np.searchsorted(rows[order], np.arange(n_rows + 1))
+            ordered = data[order]
+            return [ordered[bounds[i]:min(bounds[i + 1], bounds[i] + max_n_synapses)].reshape(-1)
+                    for i in range(n_rows)]
+
+        def read_static_synaptic_data(self, n_synapse_types, ff_size, ff_data, max_atoms_per_core):
+            # 7.4.1 builds the source column with one numpy.repeat per row; on a virtual board every
+            # Projection keeps a connection holder that reads each generated block back this way
+            # (9 % of sim.run at 10,000 neurons). One repeat gives the same column.
+            from spynnaker.pyNN.models.neuron.synapse_dynamics.synapse_dynamics_static import (
+                NUMPY_CONNECTORS_DTYPE, get_n_bits)
+            n_synapse_type_bits = get_n_bits(n_synapse_types)
+            n_neuron_id_bits = get_n_bits(max_atoms_per_core)
+            data = np.concatenate(ff_data)
+            connections = np.zeros(data.size, dtype=NUMPY_CONNECTORS_DTYPE)
+            sizes = np.asarray(ff_size).reshape(len(ff_size), -1)[:, 0]
+            connections["source"] = np.repeat(np.arange(len(ff_size)), sizes)
+            connections["target"] = data & ((1 << n_neuron_id_bits) - 1)
+            connections["weight"] = (data >> 16) & 0xFFFF
+            connections["delay"] = (data & 0xFFFF) >> (n_neuron_id_bits + n_synapse_type_bits)
+            return connections
+
+    return SortedRowsStaticSynapse
+
+
+def _sorted_by_pre_post(conns):
+    """True when rows are in (pre, post) order: only then is 7.4.1's grouping right (and ours equal)."""
+    if conns.shape[0] < 2:
+        return True
+    dpre, dpost = np.diff(conns[:, 0]), np.diff(conns[:, 1])
+    return bool(np.all((dpre > 0) | ((dpre == 0) & (dpost >= 0))))
+
+
+def sorted_list_connector_class(sim):
+    """sPyNNaker's FromListConnector with ``get_n_connections_from_pre_vertex_maximum`` (the
+    longest row of one pre neuron into one post core, asked while partitioning) computed by one
+    ``numpy.unique`` over (pre, post core) instead of a ``numpy.array_split`` per pre neuron
+    (11,000 calls, a quarter of ``sim.run`` at 10,000 neurons after sorted_rows_static_synapse).
+    Used only on a list sorted by (pre, post) (the lists run_pynn.py passes are), where 7.4.1's
+    grouping (which mis-groups an unsorted list: docs/spynnaker-backend.md) gives the same
+    maximum; otherwise the stock method runs. Delays are rounded to time steps as the connector
+    does before they are compared with the delay range."""
+    from spynnaker.pyNN.data import SpynnakerDataView
+
+    class SortedListConnector(sim.FromListConnector):
+        def get_n_connections_from_pre_vertex_maximum(self, n_post_atoms, synapse_info,
+                                                      min_delay=None, max_delay=None):
+            conns = self.conn_list
+            if (conns.ndim != 2 or conns.shape[1] != 4 or not _sorted_by_pre_post(conns)
+                    or self.column_names not in (None, ("weight", "delay"), ["weight", "delay"])):
+                return super().get_n_connections_from_pre_vertex_maximum(n_post_atoms, synapse_info,
+                                                                          min_delay, max_delay)
+            if min_delay is not None and max_delay is not None:
+                d = (np.rint(conns[:, 3] * SpynnakerDataView.get_simulation_time_step_per_ms())
+                     * SpynnakerDataView.get_simulation_time_step_ms())
+                conns = conns[(d >= min_delay) & (d <= max_delay)]
+            if conns.shape[0] == 0:
+                return 0
+            pre = conns[:, 0].astype(np.int64)
+            core = (conns[:, 1] // n_post_atoms).astype(np.int64)
+            return int(np.unique(pre * (int(core.max()) + 1) + core, return_counts=True)[1].max())
+
+    return SortedListConnector
+
+
+def build(sim, spec, data, use_plan=True, stock_synapses=False):
     """Create populations and projections; return {name: Population}, {name: Projection}."""
     pops, projs = {}, {}
     for p in spec["populations"]:
@@ -78,9 +166,10 @@ def build(sim, spec, data, use_plan=True):
         for var in p.get("record", []):
             pop.record(var)
         pops[name] = pop
+    list_connector = sim.FromListConnector if stock_synapses else sorted_list_connector_class(sim)
     for q in spec["projections"]:
         conns = data[q["connections"]]  # (n, 4) float64: pre id, post id, |weight| nA, delay ms
-        connector = sim.FromListConnector(conns)
+        connector = list_connector(conns)
         if q.get("stdp") is not None:
             s = q["stdp"]
             synapse = sim.STDPMechanism(
@@ -88,7 +177,7 @@ def build(sim, spec, data, use_plan=True):
                                                     A_plus=s["a_plus"], A_minus=s["a_minus"]),
                 weight_dependence=sim.AdditiveWeightDependence(w_min=s["w_min"], w_max=s["w_max"]))
         else:
-            synapse = sim.StaticSynapse()
+            synapse = sim.StaticSynapse() if stock_synapses else sorted_rows_static_synapse()
         projs[q["name"]] = sim.Projection(pops[q["pre"]], pops[q["post"]], connector,
                                           synapse_type=synapse, receptor_type=q["receptor"],
                                           label=q["name"])
@@ -178,6 +267,19 @@ def collect_v(spec, data, pops, steps):
     return out
 
 
+def _peak_rss_mb(resource):
+    """This process's own peak RSS: VmHWM of /proc/self/status (per address space, so it starts
+    afresh at exec). ru_maxrss is not: Linux carries it across fork + exec, so a child started by
+    a big parent reports the parent's RSS when its own peak is lower."""
+    try:
+        for line in Path("/proc/self/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                return int(line.split()[1]) / 1024.0  # kB
+    except OSError:
+        pass
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--data", default=str(Path(__file__).resolve().parent),
@@ -186,6 +288,10 @@ def main(argv=None):
     ap.add_argument("--spikes", default=None, help="write recorded spikes here (.npz)")
     ap.add_argument("--no-plan", action="store_true",
                     help="let sPyNNaker partition and place (keeps the forced ring-buffer shifts)")
+    ap.add_argument("--stock-synapses", action="store_true",
+                    help="sPyNNaker's StaticSynapse and FromListConnector as they are (default with "
+                         "--no-plan), instead of subclasses computing the same host data faster "
+                         "(sorted_rows_static_synapse, sorted_list_connector_class)")
     ap.add_argument("--mapping", default=None,
                     help="(neurocompile backend) write what sPyNNaker mapped to this JSON; imports "
                          "neurocompile.backends.spynnaker.readback")
@@ -200,13 +306,14 @@ def main(argv=None):
 
     t0 = time.perf_counter()
     sim.setup(timestep=spec["dt_ms"])
-    pops, projs = build(sim, spec, data, use_plan=not args.no_plan)
+    pops, projs = build(sim, spec, data, use_plan=not args.no_plan,
+                        stock_synapses=args.stock_synapses or args.no_plan)
     timing["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     sim.run(steps * spec["dt_ms"])
     timing["run_s"] = time.perf_counter() - t0
     import resource
-    timing["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024.0  # KiB on Linux
+    timing["peak_rss_mb"] = _peak_rss_mb(resource)
     if args.mapping:
         from neurocompile.backends.spynnaker.readback import read_back
         t0 = time.perf_counter()

@@ -58,6 +58,21 @@ def _tables(getter_name: str) -> dict[str, int] | None:
     return {f"{t.x},{t.y}": int(t.number_of_entries) for t in tables.routing_tables}
 
 
+def _drop_entries() -> dict[str, int] | None:
+    """Per chip, uncompressed entries that send nowhere (no core, no link): PACMAN routes one tree
+    per application vertex and, on chips of that tree, adds such an entry for every machine vertex
+    whose packets have no target there, so they are dropped instead of default-routed
+    (application_router._convert_a_route, ensure_all_source / _Targets.ensure_source)."""
+    from spynnaker.pyNN.data import SpynnakerDataView
+
+    try:
+        tables = SpynnakerDataView.get_uncompressed()
+    except Exception:
+        return None
+    return {f"{t.x},{t.y}": sum(1 for e in t.multicast_routing_entries if e.spinnaker_route == 0)
+            for t in tables.routing_tables}
+
+
 #: Blocks up to this many synapses are decoded twice (ours and sPyNNaker's reader) and must agree;
 #: larger static undelayed blocks use only the vectorised decode (sPyNNaker's reader loops in Python
 #: per row: 85 s for 1M synapses).
@@ -198,6 +213,7 @@ def read_back(sim: Any, spec: dict, pops: dict[str, Any], projs: dict[str, Any])
         "chips": [list(c) for c in chips],
         "routing_entries_uncompressed": uncompressed,
         "routing_entries_precompressed": precompressed,
+        "routing_entries_drop": _drop_entries(),  # of the uncompressed ones: route to nowhere
         # on-chip compression does not run on a virtual board (and on a board only above 1023
         # entries): PACMAN's host pair compressor, the algorithm of PairOnChipRouterCompression
         # (c_sort as on chip), on the same tables
