@@ -362,19 +362,23 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
 @click.argument("directory", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the raw report.json instead of the summary.")
 @click.option("--all", "show_all", is_flag=True,
-              help="List every slice, chip and projection (default: the busiest 10 of each).")
+              help="Everything: every slice, chip and projection, whole warning messages, the estimates' "
+                   "components and sources, each pass's time (default: what fits one screen).")
+@click.option("--timings", is_flag=True, help="Each pass's time (default: only the total, unless --all).")
 @click.option("--html", "as_html", is_flag=True,
               help="Write DIR/report.html: one self-contained page (chip grid heat map, traffic, placement, "
                    "quantization error, raster of a simulation run); see docs/html-report.md.")
 @click.option("--sim", "sim_dir", type=click.Path(path_type=Path), default=None,
               help="With --html: a 'simulate -o' output whose raster goes in the page [default: DIR itself "
                    "or the newest simulation output inside it, e.g. from 'simulate DIR -o DIR/sim'].")
-def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False, sim_dir: Path | None = None) -> None:
+def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False, sim_dir: Path | None = None,
+           timings: bool = False) -> None:
     """Summarise a compile output directory for a person to read.
 
-    Reads DIR/report.json (checked against its JSON Schema, report.schema.json): the busiest
-    resources first, each population's busiest slice, the busiest slices and chips, quantization,
-    warnings grouped by kind, energy and latency estimates, pass timings last.
+    Reads DIR/report.json (checked against its JSON Schema, report.schema.json). By default what
+    fits one screen: the tightest resources first, a line per population (its busiest slice's
+    tightest limits), the busiest chips, quantization, warnings grouped by kind naming every
+    subject, energy and time per step, total pass time last. --all lists everything.
 
     \b
     Example:
@@ -398,7 +402,7 @@ def report(directory: Path, as_json: bool, show_all: bool, as_html: bool = False
     if as_json:
         click.echo(json.dumps(rep, indent=2))
         return
-    render_report(rep, out, show_all=show_all)
+    render_report(rep, out, show_all=show_all, timings=True if timings else None)
 
 
 @cli.command()

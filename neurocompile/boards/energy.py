@@ -75,7 +75,7 @@ def _cost(r: Any, d: Any, where: str, name: str, unit_key: str, unit: str, kinds
     counts = ""
     if count_key:
         counts = d.get(count_key, "<missing>")
-        if counts not in kinds:
+        if not isinstance(counts, str) or counts not in kinds:  # a list or mapping is not a kind (fuzzing found [])
             raise r.fail(f"{where}.{count_key}", f"one of {sorted(kinds)}", counts)
     measured = d.get("measured", "<missing>")
     if not isinstance(measured, bool):
@@ -101,7 +101,7 @@ def _step_time(r: Any, d: Any) -> StepTime:
     if unknown:
         raise r.fail(f"{w}.{unknown[0]}", f"one of {list(allowed)} (unknown field)", unknown[0])
     model = d.get("model", "<missing>")
-    if model not in STEP_MODELS:
+    if not isinstance(model, str) or model not in STEP_MODELS:
         raise r.fail(f"{w}.model", f"one of {list(STEP_MODELS)}", model)
     measured, source = d.get("measured", "<missing>"), d.get("source")
     if not isinstance(measured, bool):

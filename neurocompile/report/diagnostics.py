@@ -61,11 +61,24 @@ def group_diagnostics(diagnostics: Iterable[dict[str, Any]], levels: tuple[str, 
     return sorted(groups.values(), key=lambda g: (LEVEL_ORDER.get(g.level, 3), -g.count))
 
 
-def group_lines(groups: list[DiagnosticGroup], max_subjects: int = 4) -> list[str]:
+def group_lines(groups: list[DiagnosticGroup], max_subjects: int = 4, head_width: int | None = None) -> list[str]:
     """Plain text: per kind a head line (level, count, pass, the first message) and, indented, the
-    subjects: the first is the one the message quotes, its numbers may differ for the others."""
+    subjects: the first is the one the message quotes, its numbers may differ for the others.
+
+    head_width: the at-a-glance form: the message is cut at a word to fit one line of that width
+    (`report --all` has it whole) and every subject is named, so no population that got a warning
+    is hidden behind "and 4 more"."""
     lines = []
     for g in groups:
+        if head_width is not None:
+            times = f" x{g.count}" if g.count > 1 else ""
+            head = f"{g.level}{times} [{g.pass_name}] {g.example}"
+            if len(head) > head_width:
+                head = head[:head_width - 1].rsplit(" ", 1)[0] + " …"  # at most head_width
+            lines.append(head)
+            if g.subjects:
+                lines.append(f"  {', '.join(g.subjects)}")
+            continue
         times = f" x{g.count}" if g.count > 1 else ""
         lines.append(f"{g.level}{times} [{g.pass_name}] {g.example}")
         if not g.subjects:

@@ -17,9 +17,10 @@ from rich.console import Console
 from rich.text import Text
 
 from neurocompile.report.diagnostics import group_diagnostics, group_lines
-from neurocompile.report.estimates_text import estimate_lines
+from neurocompile.report.estimates_text import estimate_lines, si
 
-TOP_N = 10          # slices, chips and projections shown without --all
+TOP_N = 10          # slices, chips and projections shown in the --all listing's "busiest" parts
+GLANCE_N = 3        # resources, chips and projections shown at a glance (the default)
 MAX_WIDTH = 100     # even on a wide terminal, keep lines readable
 SHORT = {"neurons": "neurons", "fan_in_synapses": "fan-in synapses", "input_axons": "input axons",
          "output_axons": "output axons", "synapse_memory_bits": "synapse memory", "dtcm_bytes": "DTCM",
@@ -114,7 +115,8 @@ def _header(o: LineWriter, r: dict[str, Any]) -> None:
                f"average {m.get('average_hops', 0):.2f} hops")
 
 
-def _busiest(o: LineWriter, cores: list[dict[str, Any]], chips: list[dict[str, Any]], slices: dict[int, dict]) -> None:
+def _busiest(o: LineWriter, cores: list[dict[str, Any]], chips: list[dict[str, Any]], slices: dict[int, dict],
+             limit: int | None = None) -> None:
     worst: dict[str, tuple[float, str]] = {}
     for e in cores:
         for f, k in _uses(e):
@@ -127,12 +129,15 @@ def _busiest(o: LineWriter, cores: list[dict[str, Any]], chips: list[dict[str, A
                 worst[k] = (f, f"chip {_chip(e.get('chip'))}")
     if not worst:
         return
-    o.heading("Busiest resources (highest use of each limit, worst first)")
-    for k, (f, where) in sorted(worst.items(), key=lambda t: (-t[1][0], t[0])):
+    order = sorted(worst.items(), key=lambda t: (-t[1][0], t[0]))
+    more = f"; {limit} of {len(order)}, --all for every one" if limit is not None and len(order) > limit else ""
+    o.heading(f"Busiest resources (highest use of each limit, worst first{more})")
+    for k, (f, where) in order[:limit]:
         o.line(f"{_pct(f):>7}  {SHORT.get(k, k)}: {where}", indent=2, hang=11)
 
 
-def _populations(o: LineWriter, r: dict[str, Any], by_pop: dict[str, list], use_of: dict[int, list]) -> None:
+def _populations(o: LineWriter, r: dict[str, Any], by_pop: dict[str, list], use_of: dict[int, list],
+                 compact: bool = False) -> None:
     rows = []
     for p in r["populations"]:
         mine = by_pop.get(p["name"], [])
@@ -141,14 +146,41 @@ def _populations(o: LineWriter, r: dict[str, Any], by_pop: dict[str, list], use_
         top = use_of.get(best["_id"], []) if best is not None else []
         chips = sorted({_chip(s.get("chip")) for s in mine})
         rows.append((top[0][0] if top else 0.0, p, best, top, chips))
+    rows.sort(key=lambda t: -t[0])
+    if compact and _population_table(o, rows):
+        return
     o.heading("Populations (each one's busiest slice, worst first)")
-    for _, p, best, top, chips in sorted(rows, key=lambda t: -t[0]):
+    for _, p, best, top, chips in rows:
         where = (f" on chip {chips[0]}" if len(chips) == 1 else f" on {len(chips)} chips") if chips else ""
         head = f"{p['name']} ({p['model']}, {p['size']:,} neurons, {p['slices']} slice{'s' * (p['slices'] != 1)}{where})"
         if best is None:
             o.line(f"{head}: not placed", indent=2, hang=4)
+        elif compact:  # one line: the two tightest limits of its busiest slice
+            o.line(f"{head}: {_use_text(top[:2])}", indent=2, hang=4)
         else:
             o.line(f"{head}: {_slice_name(best)} core {best.get('core', '?')}: {_use_text(top)}", indent=2, hang=4)
+
+
+def _population_table(o: LineWriter, rows: list[tuple]) -> bool:
+    """A line per population: model, neurons, slices, chip(s), the tightest limit of its busiest
+    slice. False when the names are too long for the table (the caller then wraps instead)."""
+    name_w = max([len("population")] + [len(p["name"]) for _, p, *_ in rows])
+    model_w = max([len("model")] + [len(p["model"]) for _, p, *_ in rows])
+    cells = []
+    for _, p, best, top, chips in rows:
+        where = chips[0] if len(chips) == 1 else f"{len(chips)} chips" if chips else "-"
+        tight = f"{_pct(top[0][0])} {SHORT.get(top[0][1], top[0][1])}" if top else ("not placed" if best is None else "-")
+        cells.append((p["name"], p["model"], f"{p['size']:,}", str(p["slices"]), where, tight))
+    where_w = max([len("chip")] + [len(c[4]) for c in cells])
+    line_w = 2 + name_w + 1 + model_w + 9 + 7 + 1 + where_w + 2 + max(len(c[5]) for c in cells)
+    if line_w > o.width:
+        return False
+    o.heading("Populations (worst first: the tightest limit of each one's busiest slice)")
+    o.line(f"{'population':<{name_w}} {'model':<{model_w}} {'neurons':>8} {'slices':>6} {'chip':<{where_w}}  "
+           "tightest", indent=2)
+    for name, model, size, n, where, tight in cells:
+        o.line(f"{name:<{name_w}} {model:<{model_w}} {size:>8} {n:>6} {where:<{where_w}}  {tight}", indent=2)
+    return True
 
 
 def _slices(o: LineWriter, placed: list[dict[str, Any]], use_of: dict[int, list], show_all: bool) -> None:
@@ -163,11 +195,11 @@ def _slices(o: LineWriter, placed: list[dict[str, Any]], use_of: dict[int, list]
                f"neurons: {_use_text(use_of.get(s['_id'], []))}", indent=2, hang=4)
 
 
-def _chips(o: LineWriter, chips: list[dict[str, Any]], show_all: bool) -> None:
+def _chips(o: LineWriter, chips: list[dict[str, Any]], show_all: bool, top: int = TOP_N) -> None:
     if not chips:
         return
     order = chips if show_all else sorted(chips, key=lambda c: -(_uses(c)[0][0] if _uses(c) else 0.0))
-    shown = order if show_all else order[:TOP_N]
+    shown = order if show_all else order[:top]
     more = "" if len(shown) == len(chips) else f"; the busiest {len(shown)} shown, --all for every one"
     o.heading(f"Chips ({len(chips):,} used or routing{more})")
     cols = [k for k in ("cores", "sdram_bytes", "router_entries") if any(k in c for c in chips)]
@@ -187,7 +219,7 @@ def _chips(o: LineWriter, chips: list[dict[str, Any]], show_all: bool) -> None:
         o.line(f"{_chip(c.get('chip')):<10}" + "".join(f"{x:>18}" for x in cells), indent=2)
 
 
-def _quantization(o: LineWriter, r: dict[str, Any], show_all: bool) -> None:
+def _quantization(o: LineWriter, r: dict[str, Any], show_all: bool, top: int = TOP_N) -> None:
     q = r.get("quantization")
     projs = q.get("projections") if isinstance(q, dict) else None
     if not isinstance(projs, dict) or not projs:
@@ -204,11 +236,10 @@ def _quantization(o: LineWriter, r: dict[str, Any], show_all: bool) -> None:
     sat = sum(r_[4] for r_ in rows)
     worst = max((r_ for r_ in rows if r_[2] is not None), key=lambda r_: r_[2], default=None)
     order = sorted(rows, key=lambda r_: (-(r_[3] + r_[4]) / max(r_[1], 1), -(r_[2] or 0.0), r_[0]))
-    shown = order if show_all else order[:TOP_N]
+    shown = order if show_all else order[:top]
     fmt = q.get("number_format") or "float"
-    o.heading(f"Quantization ({fmt}; {len(rows)} projections"
-              + ("" if len(shown) == len(rows) else f", the {len(shown)} most changed shown, --all for every one")
-              + ")")
+    o.heading(f"Quantization ({fmt}; " + (f"{len(rows)} projections" if len(shown) == len(rows)
+                                          else f"the {len(shown)} most changed of {len(rows)} projections") + ")")
     o.line(f"{zeroed:,} weights zeroed, {sat:,} saturated"
            + (f"; worst relative error {_pct(worst[2])} ({worst[0]})" if worst else ""), indent=2)
     name_w = min(max((len(r_[0]) for r_ in shown), default=4), o.width - 44)
@@ -222,26 +253,50 @@ def _quantization(o: LineWriter, r: dict[str, Any], show_all: bool) -> None:
             o.line(f"{name:<{name_w}} {nums}", indent=2)
 
 
-def _warnings(o: LineWriter, r: dict[str, Any]) -> None:
+def _warnings(o: LineWriter, r: dict[str, Any], compact: bool = False) -> None:
     groups = group_diagnostics(r["diagnostics"])
     if not groups:
         return
     total = sum(g.count for g in groups)
-    o.heading(f"Warnings ({total} in {len(groups)} kind{'s' * (len(groups) != 1)})")
-    for ln in group_lines(groups):
+    whole = ", each message whole with --all" if compact else ""
+    o.heading(f"Warnings ({total} in {len(groups)} kind{'s' * (len(groups) != 1)}{whole})")
+    for ln in group_lines(groups, head_width=o.width - 3 if compact else None):
         o.line(ln, indent=4 if ln.startswith("  ") else 2, hang=2)
 
 
-def _passes(o: LineWriter, r: dict[str, Any]) -> None:
+def _estimates_glance(o: LineWriter, est: Any) -> None:
+    """Energy and time per step in two lines; the components and their sources with --all."""
+    if not isinstance(est, dict) or "energy" not in est:
+        o.lines(estimate_lines(est, sources=False))
+        return
+    e, lat = est.get("energy") or {}, est.get("latency") or {}
+    comps = e.get("components") or []
+    measured = sum(1 for c in comps if c.get("measured"))
+    o.heading("Estimates on the chip (rough: docs/energy.md; components with --all)")
+    o.line(f"energy {si(e.get('joules_per_simulated_second'), 'J')} per simulated second; time per step "
+           f"{si(lat.get('seconds_per_step'), 's')}; {measured} of {len(comps)} costs measured on the chip",
+           indent=2, hang=4)
+
+
+def _passes(o: LineWriter, r: dict[str, Any], each: bool = True) -> None:
     if not r["passes"]:
         return
     total = sum(p["seconds"] for p in r["passes"])
+    if not each:
+        o.heading(f"Pass timings: {total:.2f} s in all (each pass with --timings)")
+        return
     o.heading(f"Pass timings ({total:.2f} s)")
     o.line(", ".join(f"{p['pass']} {p['seconds']:.2f} s" for p in r["passes"]), indent=2)
 
 
-def render_report(report: dict[str, Any], console: Console, show_all: bool = False) -> None:
-    """Print a report that `read_report` checked against report.schema.json."""
+def render_report(report: dict[str, Any], console: Console, show_all: bool = False,
+                  timings: bool | None = None) -> None:
+    """Print a report that `read_report` checked against report.schema.json.
+
+    By default it fits a screen: the worst resources, a line per population, the chips and
+    projections that matter most, every warning kind naming all its subjects, energy and time in
+    one line, the total pass time. `show_all` prints every slice, chip, projection, message and
+    source; `timings` each pass's time (default: with show_all)."""
     o = LineWriter(console)
     _header(o, report)
     mapping = report.get("mapping") or {}
@@ -256,11 +311,20 @@ def render_report(report: dict[str, Any], console: Console, show_all: bool = Fal
     by_pop: dict[str, list] = {}
     for s in placed:
         by_pop.setdefault(s["population"], []).append(s)
-    _busiest(o, [{k: v for k, v in e.items()} for e in cores], chips, slices)
-    _populations(o, report, by_pop, use_of)
-    _slices(o, placed, use_of, show_all)
-    _chips(o, chips, show_all)
-    _quantization(o, report, show_all)
-    _warnings(o, report)
-    o.lines(estimate_lines(report.get("estimates"), sources=show_all))
-    _passes(o, report)
+    glance = not show_all
+    _busiest(o, [{k: v for k, v in e.items()} for e in cores], chips, slices, GLANCE_N if glance else None)
+    _populations(o, report, by_pop, use_of, compact=glance)
+    if show_all:
+        _slices(o, placed, use_of, show_all)
+    if show_all or len(chips) > 1:
+        _chips(o, chips, show_all, top=GLANCE_N)
+    _quantization(o, report, show_all, top=GLANCE_N)
+    _warnings(o, report, compact=glance)
+    if glance:
+        _estimates_glance(o, report.get("estimates"))
+    else:
+        o.lines(estimate_lines(report.get("estimates"), sources=True))
+    _passes(o, report, each=show_all if timings is None else timings)
+    if glance:
+        o.line()
+        o.line("more: --all (everything), --json (raw), --html (a page with the chip grid)")
