@@ -85,7 +85,8 @@ def test_report_prints_summary_and_json(tmp_path):
     assert run_cli("compile", "synfire", "-o", tmp_path / "c").exit_code == 0
     res = run_cli("report", tmp_path / "c")
     assert res.exit_code == 0, res.output
-    assert "synfire on spinn-5" in res.output and "cores:" in res.output and "placement" in res.output
+    assert "synfire on spinn-5" in res.output and "Busiest resources" in res.output
+    assert all(f"  {p} " in res.output for p in ("chain", "stimulus", "inhibitory"))  # a line per population
     res = run_cli("report", tmp_path / "c", "--json")
     assert json.loads(res.output)["report_version"] == 2
 

@@ -25,6 +25,7 @@ MODELS = {
     "ca3": ("spinn-5", []),
     "motion": ("loihi2-kapoho-point", ["n_movies=1", "size=8"]),
     "place_recognition": ("loihi2-kapoho-point", ["n_places=2", "places_per_module=2", "epochs=1"]),
+    "microcircuit": ("spinnaker-24board", ["scale=0.02"]),
 }
 CHROMIUM_FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
                   "--disable-background-networking", "--disable-component-update", "--disable-sync",
