@@ -61,6 +61,13 @@ def group_diagnostics(diagnostics: Iterable[dict[str, Any]], levels: tuple[str, 
     return sorted(groups.values(), key=lambda g: (LEVEL_ORDER.get(g.level, 3), -g.count))
 
 
+def _cut(g: DiagnosticGroup, width: int) -> str:
+    """The kind's head line, cut at a word to at most `width` characters (ending in " …")."""
+    times = f" x{g.count}" if g.count > 1 else ""
+    head = f"{g.level}{times} [{g.pass_name}] {g.example}"
+    return head if len(head) <= width else head[:width - 1].rsplit(" ", 1)[0] + " …"
+
+
 def group_lines(groups: list[DiagnosticGroup], max_subjects: int = 4, head_width: int | None = None) -> list[str]:
     """Plain text: per kind a head line (level, count, pass, the first message) and, indented, the
     subjects: the first is the one the message quotes, its numbers may differ for the others.
@@ -69,12 +76,12 @@ def group_lines(groups: list[DiagnosticGroup], max_subjects: int = 4, head_width
     (`report --all` has it whole) and every subject is named, so no population that got a warning
     is hidden behind "and 4 more"."""
     lines = []
-    for g in groups:
+    heads = [_cut(g, head_width) for g in groups] if head_width is not None else []
+    for i, g in enumerate(groups):
         if head_width is not None:
-            times = f" x{g.count}" if g.count > 1 else ""
-            head = f"{g.level}{times} [{g.pass_name}] {g.example}"
-            if len(head) > head_width:
-                head = head[:head_width - 1].rsplit(" ", 1)[0] + " …"  # at most head_width
+            head = heads[i]
+            if heads.count(head) > 1:  # two kinds that read alike when cut: give them two lines
+                head = _cut(g, 2 * head_width)
             lines.append(head)
             if g.subjects:
                 lines.append(f"  {', '.join(g.subjects)}")
