@@ -1,0 +1,100 @@
+"""Our PyNN backend against pyNN.nest (NEST 3.10) on the same scripts (tests/pynn_scripts/nest_compare.py).
+
+NEST runs in a subprocess (one for all networks: its start-up costs ~2 s); neurocompile.pynn runs
+the same functions in-process in float mode. NEST is float with exact integration; so is our
+float mode, so where the inputs and the synapses are the same (spike arrays; FromList, OneToOne,
+AllToAll, Array connectors) the spikes must be the same up to the conventions measured here:
+  * we report a spike at step*dt (sPyNNaker's convention), NEST at (step+1)*dt: +0.1 ms;
+  * NEST's DCSource from t=0 reaches the neuron two steps later than our bias does.
+Random connectors and Poisson sources draw differently (docs/pynn.md), so there only counts over
+many neurons are compared (within 5 %). NEST is a declared dependency (the `nest` extra): if it
+cannot be imported the subprocess fails and so does the test.
+"""
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+import neurocompile.pynn as sim
+
+SCRIPT = Path(__file__).resolve().parent / "pynn_scripts" / "nest_compare.py"
+sys.path.insert(0, str(SCRIPT.parent))
+import nest_compare  # noqa: E402
+
+DT = nest_compare.DT
+
+
+@pytest.fixture(scope="module")
+def nest():
+    res = subprocess.run([sys.executable, str(SCRIPT), "nest", *nest_compare.NETWORKS], capture_output=True,
+                         text=True, timeout=300)
+    assert res.returncode == 0, f"pyNN.nest run failed: {res.stderr[-2000:]}"
+    lines = [line for line in res.stdout.splitlines() if line.startswith("{")]  # NEST prints a banner
+    assert lines, f"no result from pyNN.nest: {res.stdout[-1000:]}"
+    return json.loads(lines[-1])
+
+
+def ours(name: str) -> dict:
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # setup's note about NEST-only arguments is not under test
+        return json.loads(json.dumps(nest_compare.NETWORKS[name](sim)))  # same types as NEST's JSON
+
+
+def shifted(spikes: list, by: float) -> list:
+    return [[i, round(t + by, 4)] for i, t in spikes]
+
+
+def test_deterministic_network_spikes_like_nest(nest):
+    """Spike arrays, FromList/OneToOne/AllToAll/Array, views, an assembly, inhibition, per-neuron
+    parameters, initialize, DCSource, run twice: the same spikes, one step earlier in our
+    convention; `drive` (DC only) fires 0.3 ms earlier: one step of convention, two of NEST's DC
+    onset; `out` follows `drive`, so only its counts are compared exactly."""
+    got, ref = ours("net_deterministic"), nest["net_deterministic"]
+    counts = {k: (len(got["spikes"][k]), len(ref["spikes"][k])) for k in ref["spikes"]}
+    assert all(a == b for a, b in counts.values()), counts
+    assert got["spikes"]["src"] == ref["spikes"]["src"]  # sources replay their times as given
+    assert shifted(got["spikes"]["cells"], DT) == ref["spikes"]["cells"]
+    assert shifted(got["spikes"]["drive"], 3 * DT) == ref["spikes"]["drive"]
+    assert len(got["spikes"]["cells"]) >= 10 and len(got["spikes"]["out"]) >= 20
+    v_ours, v_nest = np.array(got["v"]), np.array(ref["v"])
+    assert v_ours.shape == v_nest.shape == (3, 1001)
+    assert np.abs(v_ours - v_nest).max() < 1e-3  # mV, over 100 ms with spikes, resets, inhibition
+
+
+def test_reset_starts_again_like_nest(nest):
+    got, ref = ours("net_reset"), nest["net_reset"]
+    assert got["first"] == got["second"] and len(got["first"]) == 2
+    assert shifted(got["first"], DT) == ref["first"] and shifted(got["second"], DT) == ref["second"]
+
+
+def test_random_connectors_and_poisson_rates_within_5_percent_of_nest(nest):
+    """Different synapses and Poisson draws, same distributions: ~8,000-19,000 spikes per
+    population in 1 s, so 5 % is several standard deviations of the count."""
+    got, ref = ours("net_random")["counts"], nest["net_random"]["counts"]
+    assert set(got) == set(ref)
+    ratios = {k: got[k] / ref[k] for k in ref}
+    assert all(abs(r - 1.0) < 0.05 for r in ratios.values()), ratios
+    assert min(ref.values()) > 5000
+
+
+def test_stdp_with_w_max_1_like_nest(nest):
+    """With w_max = 1 NEST's A*w_max is our A. The post neuron is driven by a static teacher, so
+    its spike count is the same and its first 14 of 19 spikes are too; after ~300 ms, once two
+    plastic weights have drifted apart (below), the last 5 move by up to 0.8 ms. 6 of the 8 learned weights agree within 0.001 nA, two (pre 6 and
+    7) end 0.022 nA lower here than in NEST: not yet explained (docs/pynn.md), bounded here so a
+    larger drift fails."""
+    got, ref = ours("net_stdp"), nest["net_stdp"]
+    t_ours = np.array([t for _, t in shifted(got["spikes"]["post"], DT)])
+    t_nest = np.array([t for _, t in ref["spikes"]["post"]])
+    assert t_ours.shape == t_nest.shape and t_ours.size >= 15
+    assert np.sum(np.abs(t_ours - t_nest) < 1e-6) >= 14 and np.abs(t_ours - t_nest).max() < 1.0
+    w_ours, w_nest = np.array(got["weights"]), np.array(ref["weights"])
+    assert w_ours.shape == w_nest.shape == (8,) and np.any(w_nest != 0.05)
+    diff = np.abs(w_ours - w_nest)
+    assert np.sum(diff < 1e-3) >= 6 and diff.max() < 0.025, (w_ours, w_nest)
