@@ -128,28 +128,33 @@ def net_random(sim) -> dict:
 
 def net_stdp(sim) -> dict:
     """Pair STDP, additive weights, w_max = 1 so NEST's `stdp_synapse` (which scales A_plus/A_minus
-    by w_max) and sPyNNaker's rule (absolute A) mean the same; spike arrays make pre and post
-    deterministic (post is driven by a strong static input, plastic weights are too small to
-    make it fire)."""
+    by w_max) and sPyNNaker's rule (absolute A) mean the same. Spike arrays make pre and post
+    deterministic (each post neuron is driven by a strong static teacher; the plastic weights
+    are too small to decide its spikes). One post neuron per plastic delay: 0.1 and 1 ms."""
     _setup(sim)
     pre_times = [[float(t) for t in range(10 + 3 * i, 400, 37 + i)] for i in range(8)]
     pre = sim.Population(8, sim.SpikeSourceArray(spike_times=pre_times), label="pre")
     teacher = sim.Population(1, sim.SpikeSourceArray(spike_times=[[float(t) for t in range(15, 400, 25)]]),
                              label="teacher")
-    post = sim.Population(1, sim.IF_curr_exp(tau_refrac=2.0), label="post")
-    sim.Projection(teacher, post, sim.OneToOneConnector(), sim.StaticSynapse(weight=8.0, delay=1.0))
-    stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0,
-                                                                 A_plus=0.01, A_minus=0.012),
-                             weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0),
-                             weight=0.05, delay=1.0, dendritic_delay_fraction=1.0)
-    proj = sim.Projection(pre, post, sim.AllToAllConnector(), stdp, label="plastic")
-    post.record("spikes")
+    posts, projections = {}, {}
+    for delay in STDP_DELAYS:
+        post = posts[f"post_{delay}"] = sim.Population(1, sim.IF_curr_exp(tau_refrac=2.0), label=f"post_{delay}")
+        sim.Projection(teacher, post, sim.OneToOneConnector(), sim.StaticSynapse(weight=8.0, delay=1.0))
+        stdp = sim.STDPMechanism(timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0,
+                                                                     A_plus=0.01, A_minus=0.012),
+                                 weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0),
+                                 weight=0.05, delay=delay, dendritic_delay_fraction=1.0)
+        projections[delay] = sim.Projection(pre, post, sim.AllToAllConnector(), stdp, label=f"plastic_{delay}")
+        post.record("spikes")
     sim.run(400.0)
-    weights = sorted((int(i), int(j), float(wt)) for i, j, wt in proj.get("weight", format="list"))
-    result = {"spikes": _spikes({"post": post}), "weights": [wt for _, _, wt in weights]}
+    weights = {str(d): [float(w) for _, _, w in sorted(p.get("weight", format="list"))]
+               for d, p in projections.items()}
+    result = {"spikes": _spikes(posts), "weights": weights, "pre_times": pre_times}
     sim.end()
     return result
 
+
+STDP_DELAYS = (0.1, 1.0)
 
 NETWORKS = {name: fn for name, fn in globals().items() if name.startswith("net_")}
 
