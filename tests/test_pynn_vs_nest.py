@@ -75,7 +75,8 @@ def test_reset_starts_again_like_nest(nest):
 
 def test_random_connectors_and_poisson_rates_within_5_percent_of_nest(nest):
     """Different synapses and Poisson draws, same distributions: ~8,000-19,000 spikes per
-    population in 1 s, so 5 % is several standard deviations of the count."""
+    population in 1 s. Seeds 1, 5, 9 on both simulators spread by about +-3 % (the random in-degrees
+    dominate), with no side systematically higher, so this seed's ratios (0.96-0.99) are noise."""
     got, ref = ours("net_random")["counts"], nest["net_random"]["counts"]
     assert set(got) == set(ref)
     ratios = {k: got[k] / ref[k] for k in ref}
