@@ -34,9 +34,10 @@ def _spikes(pops: dict, segment: int = -1) -> dict:
 
 
 def net_deterministic(sim) -> dict:
-    """Spike arrays into IF_curr_exp through FromList, OneToOne, AllToAll, Array (excitatory and
-    inhibitory with negative weights as NEST requires, several delays), a PopulationView, an Assembly, a DCSource from t=0, per-neuron
-    parameters and initialize(v=...), recorded spikes and v, run twice."""
+    """Spike arrays into IF_curr_exp through FromList, OneToOne, AllToAll, Array (excitatory, and
+    inhibitory with negative weights as NEST requires; several delays), a PopulationView, an
+    Assembly, a DCSource from t=0, per-neuron parameters and initialize(v=...), recorded spikes
+    and v, run twice."""
     _setup(sim)
     times = [[5.0, 20.0, 21.0, 60.0], [7.3, 30.0, 80.0], [10.0, 10.5, 11.0, 11.5, 12.0], [40.0], [],
              [15.0, 55.5, 90.0], [3.0, 33.3], [70.0, 71.0, 72.0], [25.0, 26.0], [50.0, 95.0]]
