@@ -7,6 +7,7 @@ read through neo must be the SimResult's; a hand-built IR network gives the same
 from __future__ import annotations
 
 import textwrap
+import warnings
 
 import numpy as np
 import pytest
@@ -361,3 +362,27 @@ def test_backend_lava_runs_the_script_like_the_loihi2_mode():
     (s_sim, v_sim), (s_lava, v_lava) = run("sim"), run("lava")
     assert any(s_sim) and s_lava == s_sim
     np.testing.assert_array_equal(v_lava, v_sim)
+
+
+def test_a_change_after_run_warns_that_it_applies_to_the_whole_rerun():
+    """PyNN's varying_poisson.py / update_spike_source_array.py change sources from run callbacks;
+    we rerun from t=0, so each change reaches the whole run: said at the call, not silently."""
+    sim.setup(timestep=1.0, board="spinn-5", mode="float")
+    src = sim.Population(2, sim.SpikeSourcePoisson(rate=10.0), label="src")
+    post = sim.Population(2, sim.IF_curr_exp(), label="post")
+    proj = sim.Projection(src, post, sim.OneToOneConnector(), sim.StaticSynapse(weight=1.0))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        src.set(rate=20.0)  # before any run: no warning
+        proj.set(weight=2.0)
+    sim.run(10.0)
+    with pytest.warns(UserWarning, match=r"population 'src': set\(rate\) at t=10 ms applies to the whole"):
+        src.set(rate=50.0)
+    with pytest.warns(UserWarning, match=r"set\(tau_m\) at t=10 ms"):
+        post[0:1].set(tau_m=12.0)
+    with pytest.warns(UserWarning, match=r"set\(weight\) at t=10 ms"):
+        proj.set(weight=3.0)
+    sim.reset()
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        src.set(rate=5.0)  # after reset the next run starts at 0: nothing to warn about

@@ -5,6 +5,7 @@ network is only lowered to the IR when `run` is called (lower.py).
 """
 from __future__ import annotations
 
+import warnings
 from typing import Any
 
 import numpy as np
@@ -15,6 +16,16 @@ from pyNN.standardmodels import StandardCellType
 from neurocompile.errors import ModelError
 from neurocompile.pynn import simulator
 from neurocompile.pynn.recording import Recorder
+
+
+def warn_if_mid_run(what: str, names: Any) -> None:
+    """A change after run() (and before reset()) reaches the whole next run: we rerun from t=0
+    (docs/pynn.md), where NEST and sPyNNaker apply it from now on. Say so rather than differ silently."""
+    t = simulator.state.t
+    if t > 0:
+        warnings.warn(f"{what}: set({', '.join(sorted(names))}) at t={t:g} ms applies to the whole next "
+                      f"run from t=0, not only after t={t:g} ms (neurocompile reruns the network; "
+                      "docs/pynn.md)", stacklevel=4)
 
 
 class Assembly(common.Assembly):
@@ -46,6 +57,7 @@ class PopulationView(common.PopulationView):
         return _parameters_of(self, names, self.parent._parameters, self.mask)
 
     def _set_parameters(self, parameter_space: ParameterSpace) -> None:
+        warn_if_mid_run(f"population {self.parent.label!r}", parameter_space.keys())
         for name, value in parameter_space.items():
             try:
                 self.parent._parameters[name][self.mask] = value.evaluate(simplify=True)
@@ -99,6 +111,7 @@ class Population(common.Population):
         return _parameters_of(self, names, self._parameters, None)
 
     def _set_parameters(self, parameter_space: ParameterSpace) -> None:
+        warn_if_mid_run(f"population {self.label!r}", parameter_space.keys())
         parameter_space.evaluate(simplify=False)
         for name, value in parameter_space.items():
             self._parameters[name] = value

@@ -133,6 +133,8 @@ class Projection(common.Projection):
         return out
 
     def _set_attributes(self, parameter_space: Any) -> None:
+        from neurocompile.pynn.populations import warn_if_mid_run
+        warn_if_mid_run(self._name(), parameter_space.keys())
         parameter_space.evaluate(mask=(slice(None), slice(None)))
         for name, value in parameter_space.items():
             arr = np.asarray(value, dtype=float)
