@@ -104,6 +104,31 @@ def test_float_vs_spinnaker_differs_and_names_the_first_divergence(runs):
     assert run_cli("diff", runs / "a", runs / "float", "--tolerance", f"{worst * 0.9:.6f}").exit_code == 1
 
 
+def test_a_planted_single_spike_is_found_where_it_was_planted(runs, tmp_path):
+    """One extra spike in a copy of run a: diff names its population, neuron and step exactly."""
+    planted = tmp_path / "planted"
+    shutil.copytree(runs / "a", planted)
+    z = dict(np.load(planted / "spikes.npz"))
+    pop = next(k[:-len("/steps")] for k in z if k.endswith("/steps") and z[k].size)
+    steps, neurons = z[pop + "/steps"], z[pop + "/neurons"]
+    taken = set(zip(steps.tolist(), neurons.tolist()))
+    step, neuron = max(steps.tolist()), 0  # the last step: no earlier difference can exist
+    while (step, neuron) in taken:
+        neuron += 1
+    order = np.lexsort((np.append(neurons, neuron), np.append(steps, step)))
+    z[pop + "/steps"] = np.append(steps, step).astype(steps.dtype)[order]
+    z[pop + "/neurons"] = np.append(neurons, neuron).astype(neurons.dtype)[order]
+    np.savez(planted / "spikes.npz", **z)
+    res = run_cli("diff", runs / "a", planted)
+    assert res.exit_code == 1, res.output
+    assert f"{pop}" in res.output and f"neuron {neuron}" in res.output and f"step {step}" in res.output
+    from neurocompile.report.diff import diff_runs, first_divergence
+    from neurocompile.report.runs import load_run
+
+    first = first_divergence(diff_runs(load_run(runs / "a"), load_run(planted)))
+    assert (first.name, first.first_step, first.first_neuron) == (pop, step, neuron)
+
+
 def _edit_summary(src, dst, change, spikes=None):
     shutil.copytree(src, dst)
     s = json.loads((dst / "summary.json").read_text())
