@@ -90,3 +90,85 @@ def test_list_connector_maximum_equals_stock_on_sorted_lists(tmp_path):
     proc = senv.run([sys.executable, "-c", _CONNECTOR_CHECK, str(script)], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
     assert "OK 480" in proc.stdout
+
+
+_ROW_DATA_CHECK = r"""
+import sys, runpy, numpy as np
+mod = runpy.run_path(sys.argv[1])
+import pyNN.spiNNaker as sim
+from spynnaker.pyNN.models.neuron import synapse_io
+from spynnaker.pyNN.models.neural_projections.connectors import AbstractConnector
+sim.setup(timestep=1.0)
+stock = synapse_io._get_row_data          # 7.4.1's own function (nothing installed in this process)
+assert getattr(stock, "replaces", None) is None
+fallbacks = []
+def counted(*a):
+    fallbacks.append(1)
+    return stock(*a)
+fast = mod["row_data_static"](counted)
+static = [sim.StaticSynapse(), mod["sorted_rows_static_synapse"]()]
+plastic = sim.STDPMechanism(
+    timing_dependence=sim.SpikePairRule(tau_plus=20.0, tau_minus=20.0, A_plus=0.01, A_minus=0.012),
+    weight_dependence=sim.AdditiveWeightDependence(w_min=0.0, w_max=1.0))
+rng = np.random.default_rng(2)
+
+def block(n, n_rows):
+    c = np.zeros(n, dtype=AbstractConnector.NUMPY_SYNAPSES_DTYPE)
+    c["source"] = rng.integers(0, n_rows, n)
+    c["target"] = rng.integers(0, 1100, n)              # also beyond the neuron-id mask
+    c["weight"] = rng.uniform(-70000, 70000, n)         # abs, rint, & 0xFFFF as in 7.4.1
+    c["delay"] = rng.integers(1, 17, n).astype(float)
+    c["synapse_type"] = rng.integers(0, 2, n)
+    return c
+
+static_checked = 0
+for trial in range(60):
+    n_rows = int(rng.integers(1, 400))
+    n = int(rng.integers(0, 6000))
+    c = block(n, n_rows)
+    # undelayed rows (row = source), or delayed-matrix rows (row indices over n_rows x stages,
+    # some beyond n_rows: 7.4.1 drops those)
+    idx = c["source"] if trial % 2 else rng.integers(0, n_rows + 20, n).astype(np.uint32)
+    cap = int(rng.integers(1, 80))                      # max_row_n_synapses: longer rows are cut
+    words = cap + int(rng.integers(0, 8))               # allowed row length >= cap
+    args = (c, idx, n_rows, int(rng.integers(1, 5)))
+    tail = (cap, words, int(rng.choice([1, 32, 64, 100, 256, 1024])))
+    for dyn in static:
+        a = stock(*args, dyn, *tail)
+        before = len(fallbacks)
+        b = fast(*args, dyn, *tail)
+        assert len(fallbacks) == before, "static rows went to the stock function"
+        assert a.dtype == b.dtype and a.shape == b.shape and np.array_equal(a, b), trial
+        static_checked += 1
+    if trial % 6 == 0 and n:  # plastic rows: 7.4.1's function runs (fallback), same bytes
+        pa = stock(*args, plastic, *tail)
+        before = len(fallbacks)
+        pb = fast(*args, plastic, *tail)
+        assert len(fallbacks) == before + 1 and np.array_equal(pa, pb)
+# a row longer than max_row_n_words: 7.4.1 raises, and so does the replacement (it falls back)
+c = block(50, 1)
+for f in (stock, fast):
+    try:
+        f(c, np.zeros(50, np.uint32), 1, 2, static[1], 50, 10, 256)
+        raise SystemExit("no error")
+    except ValueError:
+        pass
+sim.end()
+print("OK", static_checked)
+"""
+
+
+def test_row_data_static_equals_stock_get_row_data(tmp_path):
+    """row_data_static (run_pynn.py's replacement of 7.4.1's synapse_io._get_row_data) gives the
+    same words as 7.4.1's function on random static blocks (undelayed and delayed-matrix row
+    indices, rows cut by max_row_n_synapses, padding, weights and targets beyond their fields),
+    for StaticSynapse and SortedRowsStaticSynapse, without falling back; plastic rows go to 7.4.1's
+    function. Needs sim.setup (the dynamics objects): in a private sPyNNaker home."""
+    _classes()
+    from neurocompile.targets.spinnaker.spynnaker_env import make_spynnaker_env
+
+    senv = make_spynnaker_env(tmp_path / "env")
+    script = Path(__file__).parents[1] / "backends" / "spynnaker" / "pynn_script.py"
+    proc = senv.run([sys.executable, "-c", _ROW_DATA_CHECK, str(script)], timeout=300)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    assert "OK 120" in proc.stdout
