@@ -5,7 +5,7 @@ Needs only ``pyNN.spiNNaker`` (sPyNNaker 1!7.4.1) and numpy: no neurocompile imp
 is in ``network.json`` (populations, projections, plan) and ``network.npz`` (arrays) beside this
 file. Usage::
 
-    python run_pynn.py [--data DIR] [--steps N] [--spikes OUT.npz] [--no-plan]
+    python run_pynn.py [--data DIR] [--steps N] [--spikes OUT.npz] [--no-plan] [--stock-synapses]
 
 sPyNNaker reads its machine from its own configuration (``~/.spynnaker.cfg``,
 ``$XDG_CONFIG_HOME/.spynnaker.cfg`` or ``./spynnaker.cfg``): ``[Machine] machine_name = ...`` and
@@ -22,6 +22,11 @@ sPyNNaker partition and place on its own):
   one spread over several chips the chip of each core (``pin_slices``);
 * ``max_expected_summed_weight`` per population, forcing the ring-buffer shifts neurocompile chose,
   so the uint16 weights sPyNNaker writes are the ones neurocompile quantized (kept with --no-plan).
+
+Host-side speed (same bytes; ``--stock-synapses`` and ``--no-plan`` use sPyNNaker's own code): static
+projections get ``SortedRowsStaticSynapse`` and ``SortedListConnector`` (subclasses of sPyNNaker's
+classes), and this process's ``synapse_io._get_row_data`` is replaced by ``row_data_static``
+(a module attribute set here, only on sPyNNaker 1!7.4.1; no installed file is changed).
 """
 from __future__ import annotations
 
