@@ -56,10 +56,11 @@ _CONNECTOR_CHECK = r"""
 import sys, runpy, numpy as np
 mod = runpy.run_path(sys.argv[1])
 import pyNN.spiNNaker as sim
+from pacman.model.graphs.common import Slice
 sim.setup(timestep=1.0)
 cls = mod["sorted_list_connector_class"](sim)
 rng = np.random.default_rng(1)
-checked = 0
+checked = split_checked = 0
 for trial in range(30):
     n = int(rng.integers(1, 3000))
     pre, post = rng.integers(0, 200, n), rng.integers(0, 400, n)
@@ -72,16 +73,32 @@ for trial in range(30):
             b = fast.get_n_connections_from_pre_vertex_maximum(n_post_atoms, None, lo, hi)
             assert a == b, (trial, n_post_atoms, lo, hi, a, b)
             checked += 1
+    # _split_connections: same arrays and same per-core split as 7.4.1's, also when called
+    # again with the same, then other, then the first arguments (the replacement keeps a result)
+    def cuts(n_post, per_core):
+        return [Slice(lo, min(lo + per_core, n_post) - 1) for lo in range(0, n_post, per_core)]
+    calls = [(200, 400, cuts(400, 64)), (200, 400, cuts(400, 64)), (200, 400, cuts(400, 100)),
+             (150, 300, cuts(300, 100)), (200, 400, cuts(400, 64))]
+    for n_pre, n_post, slices in calls:
+        a = stock._split_connections(n_pre, n_post, slices)
+        b = fast._split_connections(n_pre, n_post, slices)
+        for x, y in zip(a, b):
+            assert (x is None and y is None) or np.array_equal(x, y), (trial, n_pre, n_post)
+        sa, sb = stock._FromListConnector__split_conn_list, fast._FromListConnector__split_conn_list
+        assert sorted(sa) == sorted(sb) and all(np.array_equal(sa[k], sb[k]) for k in sa)
+        split_checked += 1
 unsorted = conns[rng.permutation(len(conns))]
 assert not mod["_sorted_by_pre_post"](unsorted)  # then the stock method runs
 sim.end()
-print("OK", checked)
+print("OK", checked, split_checked)
 """
 
 
 def test_list_connector_maximum_equals_stock_on_sorted_lists(tmp_path):
     """SortedListConnector's longest (pre, post core) row equals 7.4.1's on sorted lists, for
-    several post atoms per core and delay ranges (needs sim.setup: in a private sPyNNaker home)."""
+    several post atoms per core and delay ranges, and its _split_connections returns 7.4.1's arrays
+    and per-core split over a sequence of repeated and changed arguments (needs sim.setup: in a
+    private sPyNNaker home)."""
     _classes()
     from neurocompile.targets.spinnaker.spynnaker_env import make_spynnaker_env
 
@@ -89,7 +106,7 @@ def test_list_connector_maximum_equals_stock_on_sorted_lists(tmp_path):
     script = Path(__file__).parents[1] / "backends" / "spynnaker" / "pynn_script.py"
     proc = senv.run([sys.executable, "-c", _CONNECTOR_CHECK, str(script)], timeout=300)
     assert proc.returncode == 0, proc.stderr[-3000:]
-    assert "OK 480" in proc.stdout
+    assert "OK 480 150" in proc.stdout
 
 
 _ROW_DATA_CHECK = r"""
