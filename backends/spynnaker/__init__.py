@@ -280,7 +280,7 @@ def _export_readme(compiled: Any, notes: list[str]) -> str:
              "sPyNNaker takes the machine from its configuration (~/.spynnaker.cfg): [Machine]",
              "machine_name and version = 5 for a board, spalloc_server for a multi-board machine,",
              "or virtual_board = True to map without hardware.",
-             "run_pynn.py gives sPyNNaker faster host-side versions of three of its 7.4.1 routines",
+             "run_pynn.py gives sPyNNaker faster host-side versions of five of its 7.4.1 routines",
              "that write the same bytes (in its own process; no installed file is changed);",
              "--stock-synapses runs sPyNNaker's own.", ""]
     if notes:
