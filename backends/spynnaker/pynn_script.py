@@ -226,7 +226,8 @@ def sorted_list_connector_class(sim):
             # 7.4.1 filters and copies the whole list on every call (once per post core and
             # projection, 80 calls over 1.1M synapses at 10,000 neurons): the same arguments on
             # the same list give the same arrays, so the first call's result is kept (the list's
-            # arrays are only ever set with conn_list, which makes a new array).
+            # arrays are only ever set with conn_list, which makes a new array). 7.4.1's only
+            # caller, create_synaptic_block, indexes the arrays and never writes to them.
             key = (n_pre_atoms, n_post_atoms, list(post_slices))
             cached = getattr(self, "_nc_split", None)
             if cached is not None and cached[0] is self.conn_list and cached[1] == key:
