@@ -14,8 +14,9 @@ together or not at all. Options: ``out_dir``, ``overwrite`` (replace an output d
 on its own; the forced shifts stay), ``own_placer`` (also map with sPyNNaker alone into
 ``spynnaker_own_placer/`` and compare: ``spynnaker.own_placer``), ``allow_delay_defect`` (lower a
 plan that hits the 7.4.1 delay defect instead of refusing it: only to reproduce it), ``machine`` /
-``spalloc_server``, ``stock_synapses`` (sPyNNaker's StaticSynapse as is instead of the same
-synapses with rows built by one sort: pynn_script.sorted_rows_static_synapse), ``map_only`` (on a virtual board, return a SimResult without spikes instead of
+``spalloc_server``, ``stock_synapses`` (sPyNNaker's StaticSynapse, FromListConnector and
+synapse_io._get_row_data as they are instead of run_pynn.py's same-bytes faster versions:
+pynn_script.sorted_rows_static_synapse, sorted_list_connector_class, row_data_static), ``map_only`` (on a virtual board, return a SimResult without spikes instead of
 raising: a virtual board maps but runs nothing, and `simulate` must not show zero spikes as a
 result).
 ``export(compiled, out_dir)`` writes only the standalone part to ``out_dir/spynnaker``.
@@ -278,7 +279,10 @@ def _export_readme(compiled: Any, notes: list[str]) -> str:
              "    python run_pynn.py --steps N --spikes spikes.npz",
              "sPyNNaker takes the machine from its configuration (~/.spynnaker.cfg): [Machine]",
              "machine_name and version = 5 for a board, spalloc_server for a multi-board machine,",
-             "or virtual_board = True to map without hardware.", ""]
+             "or virtual_board = True to map without hardware.",
+             "run_pynn.py gives sPyNNaker faster host-side versions of five of its 7.4.1 routines",
+             "that write the same bytes (in its own process; no installed file is changed);",
+             "--stock-synapses runs sPyNNaker's own.", ""]
     if notes:
         lines += ["Parts of neurocompile's plan sPyNNaker cannot express:"] + [f"- {n}" for n in notes]
     return "\n".join(lines) + "\n"

@@ -5,7 +5,7 @@ Needs only ``pyNN.spiNNaker`` (sPyNNaker 1!7.4.1) and numpy: no neurocompile imp
 is in ``network.json`` (populations, projections, plan) and ``network.npz`` (arrays) beside this
 file. Usage::
 
-    python run_pynn.py [--data DIR] [--steps N] [--spikes OUT.npz] [--no-plan]
+    python run_pynn.py [--data DIR] [--steps N] [--spikes OUT.npz] [--no-plan] [--stock-synapses]
 
 sPyNNaker reads its machine from its own configuration (``~/.spynnaker.cfg``,
 ``$XDG_CONFIG_HOME/.spynnaker.cfg`` or ``./spynnaker.cfg``): ``[Machine] machine_name = ...`` and
@@ -22,6 +22,11 @@ sPyNNaker partition and place on its own):
   one spread over several chips the chip of each core (``pin_slices``);
 * ``max_expected_summed_weight`` per population, forcing the ring-buffer shifts neurocompile chose,
   so the uint16 weights sPyNNaker writes are the ones neurocompile quantized (kept with --no-plan).
+
+Host-side speed (same bytes; ``--stock-synapses`` and ``--no-plan`` use sPyNNaker's own code): static
+projections get ``SortedRowsStaticSynapse`` and ``SortedListConnector`` (subclasses of sPyNNaker's
+classes), and this process's ``synapse_io._get_row_data`` is replaced by ``row_data_static``
+(a module attribute set here, only on sPyNNaker 1!7.4.1; no installed file is changed).
 """
 from __future__ import annotations
 
@@ -65,6 +70,8 @@ def sorted_rows_static_synapse_class():
     from spynnaker.pyNN.models.neuron.synapse_dynamics import SynapseDynamicsStatic
 
     class SortedRowsStaticSynapse(SynapseDynamicsStatic):
+        same_rows_as_stock = True  # rows as 7.4.1's (tested): row_data_static may replace them
+
         def convert_per_connection_data_to_rows(self, connection_row_indices, n_rows, data, max_n_synapses):
             rows = np.asarray(connection_row_indices)
             order = np.argsort(rows, kind="stable")
@@ -93,6 +100,86 @@ def sorted_rows_static_synapse_class():
     return SortedRowsStaticSynapse
 
 
+def row_data_static(stock_get_row_data):
+    """A same-bytes replacement of sPyNNaker 1!7.4.1's module function
+    ``spynnaker.pyNN.models.neuron.synapse_io._get_row_data`` (called by ``synapse_io.get_synapses``
+    for the undelayed and the delayed matrix of every (projection, post core) block).
+
+    7.4.1 builds every row in Python: the dynamics' rows (one array per row), a padding array per
+    row and one ``numpy.concatenate`` per row, then one over all rows: n_rows (10,000 at 10,000
+    neurons, times 80 blocks) of each. For static rows of ``SynapseDynamicsStatic`` (not padded,
+    rows built the stock way or by ``SortedRowsStaticSynapse``) this computes the same words in
+    one pass: the fixed-fixed word of 7.4.1's ``get_static_synaptic_data`` (same expression),
+    each row's connections in their original order (stable sort) cut to ``max_row_n_synapses``,
+    laid out as 7.4.1 lays out a row: [plastic-plastic size 0, fixed-fixed size, fixed-plastic
+    size 0, words..., zeros up to ``max_row_n_words``]. Anything else (plastic rows, padded rows,
+    other dynamics, no rows, a row longer than ``max_row_n_words``) goes to ``stock_get_row_data``,
+    7.4.1's own function. tests/test_spynnaker_rows.py compares both on random blocks.
+    """
+    from spynnaker.pyNN.models.neuron.synapse_dynamics import (
+        AbstractSDRAMSynapseDynamics, SynapseDynamicsStatic)
+    from spynnaker.pyNN.models.neuron.synapse_dynamics.synapse_dynamics_static import get_n_bits
+
+    stock_rows = AbstractSDRAMSynapseDynamics.convert_per_connection_data_to_rows
+    stock_static = SynapseDynamicsStatic.get_static_synaptic_data
+
+    def _get_row_data(connections, row_indices, n_rows, n_synapse_types, synapse_dynamics,
+                      max_row_n_synapses, max_row_n_words, max_atoms_per_core):
+        cls = type(synapse_dynamics)
+        if (not isinstance(synapse_dynamics, SynapseDynamicsStatic) or n_rows <= 0
+                or cls.get_static_synaptic_data is not stock_static
+                or synapse_dynamics.pad_to_length is not None
+                or not (cls.convert_per_connection_data_to_rows is stock_rows
+                        or getattr(cls, "same_rows_as_stock", False))):
+            return stock_get_row_data(connections, row_indices, n_rows, n_synapse_types,
+                                      synapse_dynamics, max_row_n_synapses, max_row_n_words,
+                                      max_atoms_per_core)
+        n_neuron_id_bits = get_n_bits(max_atoms_per_core)
+        neuron_id_mask = (1 << n_neuron_id_bits) - 1
+        n_synapse_type_bits = get_n_bits(n_synapse_types)
+        # SynapseDynamicsStatic.get_static_synaptic_data's word, same expression
+        fixed_fixed = (
+            ((np.rint(np.abs(connections["weight"])).astype(np.uint32) & 0xFFFF) << 16) |
+            (connections["delay"].astype(np.uint32) << (n_neuron_id_bits + n_synapse_type_bits)) |
+            (connections["synapse_type"].astype(np.uint32) << n_neuron_id_bits) |
+            (connections["target"] & neuron_id_mask))
+        rows = np.asarray(row_indices).astype(np.int64)
+        keep = (rows >= 0) & (rows < n_rows)          # 7.4.1 never matches other indices
+        rows, words = rows[keep], fixed_fixed.astype(np.uint32)[keep]
+        order = np.argsort(rows, kind="stable")       # a row keeps its connections' order
+        rows, words = rows[order], words[order]
+        counts = np.bincount(rows, minlength=n_rows)
+        sizes = np.minimum(counts, max_row_n_synapses)  # data[rows == i][:max_n_synapses]
+        if sizes.size and int(sizes.max()) > max_row_n_words:
+            return stock_get_row_data(connections, row_indices, n_rows, n_synapse_types,
+                                      synapse_dynamics, max_row_n_synapses, max_row_n_words,
+                                      max_atoms_per_core)  # 7.4.1 raises there (negative padding)
+        pos = np.arange(rows.size) - (np.cumsum(counts) - counts)[rows]
+        cut = pos < max_row_n_synapses
+        out = np.zeros((n_rows, 3 + max_row_n_words), dtype=np.uint32)
+        out[:, 1] = sizes
+        out[rows[cut], 3 + pos[cut]] = words[cut]
+        return out.reshape(-1)
+
+    _get_row_data.replaces = stock_get_row_data
+    return _get_row_data
+
+
+def install_row_data_static():
+    """Make this process's ``synapse_io.get_synapses`` use ``row_data_static`` (only sPyNNaker
+    1!7.4.1, the version it was checked against; otherwise nothing changes). A module attribute set
+    in this process only: no installed file is touched; ``--stock-synapses`` does not call this.
+    Returns whether it was installed."""
+    from spynnaker._version import __version__
+    from spynnaker.pyNN.models.neuron import synapse_io
+
+    if __version__ != "1!7.4.1":
+        return False
+    if getattr(synapse_io._get_row_data, "replaces", None) is None:  # pylint: disable=protected-access
+        synapse_io._get_row_data = row_data_static(synapse_io._get_row_data)  # pylint: disable=protected-access
+    return True
+
+
 def _sorted_by_pre_post(conns):
     """True when rows are in (pre, post) order: only then is 7.4.1's grouping right (and ours equal)."""
     if conns.shape[0] < 2:
@@ -103,9 +190,11 @@ def _sorted_by_pre_post(conns):
 
 def sorted_list_connector_class(sim):
     """sPyNNaker's FromListConnector with ``get_n_connections_from_pre_vertex_maximum`` (the
-    longest row of one pre neuron into one post core, asked while partitioning) computed by one
-    ``numpy.unique`` over (pre, post core) instead of a ``numpy.array_split`` per pre neuron
-    (11,000 calls, a quarter of ``sim.run`` at 10,000 neurons after sorted_rows_static_synapse).
+    longest row of one pre neuron into one post core, asked while partitioning) computed as the
+    longest run of equal (pre, post core) in the sorted list instead of a ``numpy.array_split``
+    per pre neuron (11,000 calls, a quarter of ``sim.run`` at 10,000 neurons after
+    sorted_rows_static_synapse), and ``_split_connections`` (the list filtered to the pre/post
+    sizes, once per synaptic block in 7.4.1) computed once per argument set.
     Used only on a list sorted by (pre, post) (the lists run_pynn.py passes are), where 7.4.1's
     grouping (which mis-groups an unsorted list: docs/spynnaker-backend.md) gives the same
     maximum; otherwise the stock method runs. Delays are rounded to time steps as the connector
@@ -128,7 +217,24 @@ def sorted_list_connector_class(sim):
                 return 0
             pre = conns[:, 0].astype(np.int64)
             core = (conns[:, 1] // n_post_atoms).astype(np.int64)
-            return int(np.unique(pre * (int(core.max()) + 1) + core, return_counts=True)[1].max())
+            # sorted by (pre, post), so (pre, post core) is sorted too: its longest run
+            key = pre * (int(core.max()) + 1) + core
+            bounds = np.concatenate(([0], np.flatnonzero(np.diff(key)) + 1, [key.size]))
+            return int(np.diff(bounds).max())
+
+        def _split_connections(self, n_pre_atoms, n_post_atoms, post_slices):
+            # 7.4.1 filters and copies the whole list on every call (once per post core and
+            # projection, 80 calls over 1.1M synapses at 10,000 neurons): the same arguments on
+            # the same list give the same arrays, so the first call's result is kept (the list's
+            # arrays are only ever set with conn_list, which makes a new array). 7.4.1's only
+            # caller, create_synaptic_block, indexes the arrays and never writes to them.
+            key = (n_pre_atoms, n_post_atoms, list(post_slices))
+            cached = getattr(self, "_nc_split", None)
+            if cached is not None and cached[0] is self.conn_list and cached[1] == key:
+                return cached[2]
+            out = super()._split_connections(n_pre_atoms, n_post_atoms, post_slices)
+            self._nc_split = (self.conn_list, key, out)
+            return out
 
     return SortedListConnector
 
@@ -289,9 +395,10 @@ def main(argv=None):
     ap.add_argument("--no-plan", action="store_true",
                     help="let sPyNNaker partition and place (keeps the forced ring-buffer shifts)")
     ap.add_argument("--stock-synapses", action="store_true",
-                    help="sPyNNaker's StaticSynapse and FromListConnector as they are (default with "
-                         "--no-plan), instead of subclasses computing the same host data faster "
-                         "(sorted_rows_static_synapse, sorted_list_connector_class)")
+                    help="sPyNNaker's StaticSynapse, FromListConnector and synapse_io._get_row_data "
+                         "as they are (default with --no-plan), instead of versions computing the "
+                         "same host data faster (sorted_rows_static_synapse, "
+                         "sorted_list_connector_class, row_data_static)")
     ap.add_argument("--mapping", default=None,
                     help="(neurocompile backend) write what sPyNNaker mapped to this JSON; imports "
                          "neurocompile.backends.spynnaker.readback")
@@ -304,10 +411,11 @@ def main(argv=None):
         data = {k: z[k] for k in z.files}
     import pyNN.spiNNaker as sim
 
+    stock = args.stock_synapses or args.no_plan
+    fast_rows = False if stock else install_row_data_static()
     t0 = time.perf_counter()
     sim.setup(timestep=spec["dt_ms"])
-    pops, projs = build(sim, spec, data, use_plan=not args.no_plan,
-                        stock_synapses=args.stock_synapses or args.no_plan)
+    pops, projs = build(sim, spec, data, use_plan=not args.no_plan, stock_synapses=stock)
     timing["build_s"] = time.perf_counter() - t0
     t0 = time.perf_counter()
     sim.run(steps * spec["dt_ms"])
@@ -336,7 +444,7 @@ def main(argv=None):
                 arrays[f"v_{name}"] = v
         np.savez(args.spikes, **arrays)
     sim.end()
-    print(json.dumps({"timing": timing}))
+    print(json.dumps({"timing": timing, "row_data_static": fast_rows}))
     return 0
 
 
