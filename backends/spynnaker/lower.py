@@ -185,7 +185,8 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
     if use_plan:
         problems = delay_defects(compiled, apc)
         if problems and not allow_delay_defect:
-            raise ModelError("; ".join(problems))
+            more = f" (and {len(problems) - 1} more projection(s) alike)" if len(problems) > 1 else ""
+            raise ModelError(problems[0] + more)
         notes.extend(f"NOT SAFE: {p}" for p in problems)
     projs_spec = []
     for j, proj in enumerate(net.projections.values()):

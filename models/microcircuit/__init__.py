@@ -50,6 +50,12 @@ def build(scale: float = 0.1, k_scale: float = 0.0, background: str = "dc", t_si
     # 0.29 nA per step: L2/3E fires at 0.51 Hz instead of 0.76-0.98 Hz. Dropping the period
     # (rates below 10 Hz: a neuron rarely fires twice within 2 ms) gives 19,217 units/mV and rates
     # within 12 % of the float mode. The user's --option loihi_refractory=emulate restores it.
-    net.metadata["compile_options"] = {"loihi": {"loihi_refractory": "drop"}}
+    # On SpiNNaker at dt 0.1 ms the delays reach 53 ticks; at more than 128 neurons per core only 32
+    # fit in a core's ring buffer, the rest go to delay-extension rows, which sPyNNaker 1!7.4.1
+    # mis-lays between populations of unequal neurons per core (docs/spynnaker-backend.md) and our
+    # sPyNNaker backend refuses. 128 per core leaves 64 in-core ticks: no extension rows at all.
+    spinnaker_cap = {name: 128 for name in net.populations if net.populations[name].model == "lif_curr_exp"}
+    net.metadata["compile_options"] = {"loihi": {"loihi_refractory": "drop"},
+                                       "spinnaker": {"max_neurons_per_core": spinnaker_cap}}
     net.metadata["source"] = "Potjans & Diesmann (2014), Cereb. Cortex 24:785; tables as in NEST's Potjans_2014 example"
     return net
