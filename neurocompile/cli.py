@@ -472,7 +472,22 @@ def _report_html(directory: Path, as_html: bool, sim_dir: Path | None) -> None:
     out.print(f"wrote {write_html_report(directory, sim_dir)}")
 
 
+def _quiet_half_built_zipfiles(unraisable: Any) -> None:
+    """Ctrl-C or SIGTERM inside `zipfile.ZipFile.__init__` (np.savez, .ncnet writing) leaves a
+    half-built ZipFile whose `__del__` then fails with AttributeError ('_writing') and Python
+    prints "Exception ignored ... Traceback" on stderr (Python 3.10; zipfile.py ZipFile.close).
+    The run is aborting and its staged output is removed, so that message is noise: drop it,
+    print every other unraisable exception as Python would."""
+    import zipfile
+
+    if (isinstance(unraisable.exc_value, AttributeError)
+            and getattr(unraisable.object, "__qualname__", "") == zipfile.ZipFile.__del__.__qualname__):
+        return
+    sys.__unraisablehook__(unraisable)
+
+
 def main() -> None:
+    sys.unraisablehook = _quiet_half_built_zipfiles
     cli(prog_name="neurocompile")
 
 
