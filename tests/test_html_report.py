@@ -47,8 +47,11 @@ def open_in_chromium(html: Path, tmp: Path) -> tuple[str, list[str], np.ndarray]
     """(DOM after scripts ran, console lines, screenshot RGB array) of a local page."""
     exe = _chromium()
     shot = tmp / f"{html.stem}-shot.png"
+    # HOME and XDG dirs inside tmp: Chromium (through GLib) otherwise writes ~/.cache/dconf
+    home = {"HOME": str(tmp / "home"), "XDG_CACHE_HOME": str(tmp / "cache"), "XDG_CONFIG_HOME": str(tmp / "config")}
     proc = subprocess.run([exe, *CHROMIUM_FLAGS, f"--user-data-dir={tmp / 'profile'}", f"--screenshot={shot}",
-                           "--dump-dom", html.resolve().as_uri()], capture_output=True, text=True, timeout=120)
+                           "--dump-dom", html.resolve().as_uri()], capture_output=True, text=True, timeout=120,
+                          env={**os.environ, **home})
     assert proc.returncode == 0, proc.stderr[-2000:]
     console = [ln for ln in proc.stderr.splitlines() if ":CONSOLE" in ln]
     from PIL import Image

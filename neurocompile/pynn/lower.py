@@ -68,12 +68,17 @@ def _weight_unit(compiled: Any, name: str) -> float:
     return float(compiled.quantization.projections[name]["weight_lsb_nA"])
 
 
-def _ir_name(label: str, taken: set[str]) -> str:
-    base = re.sub(r"\s+", "_", str(label).strip()) or "population"
+def _unique(base: str, taken: Any) -> str:
+    """`base`, or `base#2`, `base#3`, ... : the first not in `taken` (the IR's own suffix rule)."""
     name, i = base, 1
     while name in taken:
         i += 1
         name = f"{base}#{i}"
+    return name
+
+
+def _ir_name(label: str, taken: set[str]) -> str:
+    name = _unique(re.sub(r"\s+", "_", str(label).strip()) or "population", taken)
     taken.add(name)
     return name
 
@@ -213,19 +218,10 @@ def _projection(net: Network, proj: Any, lowered: Lowered, owners: _Owners, dt: 
             order = pre_pos[post_pos]
             ir = net.add_projection(lowered.names[pre_pop], lowered.names[post_pop], pre_idx[post_pos],
                                     post_idx, weight[order], delay[order], receptor=receptor,
-                                    name=_projection_name(net, label, pre_pop, post_pop, lowered),
+                                    name=_unique(str(label), net.projections),
                                     plasticity=rule)
             parts.append((ir.name, order))
     lowered.parts[proj] = parts
-
-
-def _projection_name(net: Network, label: str, pre: Any, post: Any, lowered: Lowered) -> str:
-    base = str(label)
-    name, i = base, 1
-    while name in net.projections:
-        i += 1
-        name = f"{base}#{i}"
-    return name
 
 
 def lower_network(state: Any, steps: int) -> Lowered:
