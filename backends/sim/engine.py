@@ -12,6 +12,7 @@ from typing import Callable, Hashable
 
 import numpy as np
 
+from neurocompile.backends.sim import fused
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
 from neurocompile.backends.sim.propagation import PreSortedSynapses, RingBuffer
 from neurocompile.ir.sources import make_source
@@ -71,22 +72,27 @@ class Simulation:
             else:
                 incoming = list(net.projections_into(pop.name))
                 self.groups[pop.name] = mode.make_group(pop, incoming, net)
-        self.channels: dict[str, dict[Hashable, _Channel]] = {name: {} for name in self.groups}
+        # One input buffer per (post population, channel), deep enough for its longest delay.
+        depths: dict[str, dict[Hashable, int]] = {name: {} for name in self.groups}
+        for proj in net.projections.values():
+            key, cur = mode.channel(proj), depths[proj.post]
+            cur[key] = max(cur.get(key, 0), int(proj.delay.max(initial=1)) + 1)
+        self.layout = fused.FlatLayout(net, mode, depths) if fused.static_ok(net, mode) else None
+        self.channels: dict[str, dict[Hashable, _Channel]] = {
+            post: {key: _Channel(RingBuffer(d, net.populations[post].size, mode.accum_dtype,
+                                            self.layout.ring(post, key) if self.layout else None), [])
+                   for key, d in keys.items()}
+            for post, keys in depths.items()}
         self.plastic: dict[str, PairSTDP] = {}
         for proj in net.projections.values():
-            key = mode.channel(proj)
-            n_post = net.populations[proj.post].size
-            chans = self.channels[proj.post]
-            depth = int(proj.delay.max(initial=1)) + 1
-            if key not in chans:
-                chans[key] = _Channel(RingBuffer(depth, n_post, mode.accum_dtype), [])
-            elif chans[key].buffer.data.shape[0] < depth:
-                chans[key].buffer = RingBuffer(depth, n_post, mode.accum_dtype)
             n_pre = net.populations[proj.pre].size
-            syn = mode.build_synapses(proj, n_pre, n_post)
+            if self.layout is not None:
+                syn = self.layout.synapses(proj, n_pre, mode.synapse_values(proj))
+            else:
+                syn = mode.build_synapses(proj, n_pre, net.populations[proj.post].size)
             if proj.plasticity is not None:  # updates syn.weight in place (stdp.py)
                 self.plastic[proj.name] = make_plasticity(proj, syn, mode, net)
-            chans[key].feeds.append((proj.pre, syn))
+            self.channels[proj.post][mode.channel(proj)].feeds.append((proj.pre, syn))
         # Out-edges per presynaptic population, for the scatter phase.
         self._out: dict[str, list[tuple[PreSortedSynapses, RingBuffer]]] = {}
         for post, chans in self.channels.items():
@@ -94,6 +100,9 @@ class Simulation:
                 for pre, syn in ch.feeds:
                     self._out.setdefault(pre, []).append((syn, ch.buffer))
         self.synaptic_events = 0
+        #: run static LIF networks in the compiled whole loop (fused.py); False forces the
+        #: step-by-step Python loop (the two are compared bit for bit in the tests)
+        self.fuse = True
 
     def run(self, steps: int, record: dict[str, tuple[str, ...]] | None = None,
             progress: ProgressFn | None = None) -> SimResult:
@@ -108,6 +117,19 @@ class Simulation:
                     have = ["spikes", *(group.state_vars if group else ())]
                     raise ModelError(f"population {pop!r}: cannot record {var!r} in {self.mode.name} "
                                      f"mode; recordable: {have}")
+        # A Poisson-count source's spikes are kept only when asked for: at the microcircuit's
+        # full scale they would be over a billion per simulated second.
+        kept = {p for p in self.net.populations
+                if self.net.populations[p].model != "poisson_fast" or "spikes" in record.get(p, ())}
+        if self.fuse and fused.fusable(self, record):
+            t0 = time.perf_counter()
+            got, events = fused.run_fused(self, steps, kept, progress)
+            self.synaptic_events += events
+            empty = (np.zeros(0, np.int32), np.zeros(0, np.int32))
+            spikes = {p: got.get(p, empty) for p in kept}
+            final = {p: {v: g.state(v) for v in g.state_vars} for p, g in self.groups.items()}
+            return SimResult(steps, self.seed, self.mode.name, self.net.dt_ms, spikes, {}, final,
+                             self.synaptic_events, time.perf_counter() - t0)
         traces = {p: {v: np.zeros((steps, self.groups[p].n), dtype=self.groups[p].state(v).dtype)
                       for v in vs if v != "spikes"} for p, vs in record.items()}
         spk_steps: dict[str, list[tuple[int, int]]] = {p: [] for p in self.net.populations}
@@ -126,9 +148,10 @@ class Simulation:
             for pl in self.plastic.values():  # before the scatter: spikes carry updated weights
                 pl.step(t, fired[pl.pre], fired[pl.post])
             for name, idx in fired.items():
-                if idx.size:
+                if idx.size and name in kept:
                     spk_steps[name].append((t, idx.size))  # expanded once after the loop
                     spk_ids[name].append(idx.astype(np.int32))
+                if idx.size:
                     for syn, buf in self._out.get(name, ()):
                         self.synaptic_events += syn.scatter(idx, buf.data, t)
             self.t += 1
@@ -138,7 +161,7 @@ class Simulation:
         spikes = {p: (np.repeat(np.array([s for s, _ in spk_steps[p]], dtype=np.int32),
                                 [c for _, c in spk_steps[p]]) if spk_steps[p] else np.zeros(0, np.int32),
                       np.concatenate(spk_ids[p]) if spk_ids[p] else np.zeros(0, np.int32))
-                  for p in self.net.populations}
+                  for p in kept}
         final = {p: {v: g.state(v) for v in g.state_vars} for p, g in self.groups.items()}
         return SimResult(steps, self.seed, self.mode.name, self.net.dt_ms, spikes, traces, final,
                          self.synaptic_events, wall,

@@ -30,15 +30,33 @@ class PreSortedSynapses:
     post: np.ndarray
     weight: np.ndarray
     delay: np.ndarray
-    order: np.ndarray  # position in the projection's arrays, to write plastic weights back
+    order: np.ndarray | None  # position in the projection's arrays, to write plastic weights back
 
     @classmethod
-    def build(cls, proj: Projection, n_pre: int, weight: np.ndarray) -> "PreSortedSynapses":
-        order = np.argsort(proj.pre_idx, kind="stable")
-        counts = np.bincount(proj.pre_idx, minlength=n_pre)
-        indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
-        return cls(indptr, proj.post_idx[order].astype(np.int64), np.ascontiguousarray(weight[order]),
-                   proj.delay[order].astype(np.int64), order)
+    def build(cls, proj: Projection, n_pre: int, weight: np.ndarray,
+              into: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+              ) -> "PreSortedSynapses":
+        """Sort by pre (skipped when the projection already is, as generated connectors make
+        it); `into` = (indptr, post, weight, delay) slices of a shared store to fill in place
+        of new arrays (backends/sim/fused.py's flat layout). `order` is None when the
+        projection was already sorted (identity, not stored)."""
+        pre = proj.pre_idx
+        presorted = pre.size < 2 or bool(np.all(pre[1:] >= pre[:-1]))
+        order = None if presorted else np.argsort(pre, kind="stable")
+        take = (lambda a: a) if order is None else (lambda a: a[order])
+        counts = np.bincount(pre, minlength=n_pre)
+        if into is None:
+            indptr = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
+            keep = order if order is not None else np.arange(pre.size)
+            return cls(indptr, take(proj.post_idx).astype(np.int64), np.ascontiguousarray(take(weight)),
+                       take(proj.delay).astype(np.int64), keep)
+        indptr, post, w, d = into
+        indptr[0] = 0
+        np.cumsum(counts, out=indptr[1:])
+        post[:] = take(proj.post_idx)
+        w[:] = take(weight)
+        d[:] = take(proj.delay)
+        return cls(indptr, post, w, d, order)
 
     def scatter(self, spiking: np.ndarray, ring: np.ndarray, t: int) -> int:
         """Add the weights of `spiking` neurons' synapses into ring[(t + delay) % depth]."""
@@ -48,10 +66,11 @@ class PreSortedSynapses:
 
 
 class RingBuffer:
-    """Per-channel input buffer over future steps; depth = max delay + 1."""
+    """Per-channel input buffer over future steps; depth = max delay + 1. `data` may be a view
+    into a store shared by all channels (fused.py)."""
 
-    def __init__(self, depth: int, n: int, dtype: type) -> None:
-        self.data = np.zeros((depth, n), dtype=dtype)
+    def __init__(self, depth: int, n: int, dtype: type, data: np.ndarray | None = None) -> None:
+        self.data = np.zeros((depth, n), dtype=dtype) if data is None else data
 
     def take(self, t: int) -> np.ndarray:
         """The input due at step t; the slot is cleared for reuse at t + depth."""

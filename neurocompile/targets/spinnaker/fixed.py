@@ -27,6 +27,7 @@ from dataclasses import dataclass, replace
 from decimal import Decimal
 from typing import Tuple
 
+import numba
 import numpy as np
 
 __all__ = [
@@ -428,6 +429,36 @@ def lif_curr_exp_step(state: LifCurrExpState, params: LifCurrExpParams, exc_inpu
     isyn_exc = decay_s1615(s.isyn_exc, params.exc_decay)
     isyn_inh = decay_s1615(s.isyn_inh, params.inh_decay)
     return LifCurrExpState(v=v, refract_timer=timer, isyn_exc=isyn_exc, isyn_inh=isyn_inh), spiked
+
+
+@numba.njit(cache=True, nogil=True)
+def _wrap32(x):  # pragma: no cover - compiled
+    return ((x + _I31) & (_I32 - 1)) - _I31
+
+
+@numba.njit(cache=True, nogil=True)
+def lif_curr_exp_tick(v, timer, isyn_exc, isyn_inh, exc_raw, inh_raw, shift_exc, shift_inh,
+                      v_rest, r_membrane, exp_tc, i_offset, v_reset, t_refract, v_thresh,
+                      exc_decay, exc_init, inh_decay, inh_init):  # pragma: no cover - compiled
+    """:func:`lif_curr_exp_step` for one neuron, compiled (the simulator's fused loop calls it
+    per neuron and tick); the same operations on the same int64 words, line for line.
+    Returns (v, refract_timer, isyn_exc, isyn_inh, spiked). tests/test_spinnaker_fixed.py
+    checks it against lif_curr_exp_step."""
+    isyn_exc = _wrap32(isyn_exc + _wrap32((_wrap32(exc_raw << shift_exc) * exc_init) >> 32))
+    isyn_inh = _wrap32(isyn_inh + _wrap32((_wrap32(inh_raw << shift_inh) * inh_init) >> 32))
+    if timer <= 0:
+        i_in = _wrap32(isyn_exc - isyn_inh + i_offset)
+        alpha = _wrap32(_wrap32((i_in * r_membrane) >> 15) + v_rest)
+        v = _wrap32(alpha - _wrap32((exp_tc * _wrap32(alpha - v)) >> 15))
+    else:
+        timer = timer - 1
+    spiked = v >= v_thresh
+    if spiked:
+        v = v_reset
+        timer = t_refract
+    isyn_exc = _wrap32((isyn_exc * exc_decay) >> 32)
+    isyn_inh = _wrap32((isyn_inh * inh_decay) >> 32)
+    return v, timer, isyn_exc, isyn_inh, spiked
 
 
 def run_lif_curr_exp(state: LifCurrExpState, params: LifCurrExpParams, exc_input_raw,
