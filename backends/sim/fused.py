@@ -119,6 +119,7 @@ class _Sources:
     end: np.ndarray
     cdf: np.ndarray           # Poisson tables of all count sources, rows numbered globally
     cdf_start: np.ndarray
+    cdf_guess: np.ndarray     # per row: where the search starts (PoissonTable.guess)
     cdf_row: np.ndarray       # per source neuron (count sources; 0 elsewhere)
     arr_steps: np.ndarray     # spike arrays, concatenated; per source [arr_lo, arr_hi)
     arr_neurons: np.ndarray
@@ -135,6 +136,7 @@ def _sources(sim: Simulation) -> _Sources:
     p = np.zeros(total)
     start, end = np.zeros(total, np.int64), np.zeros(total, np.int64)
     cdf_parts, start_parts, row = [np.zeros(0)], [np.zeros(1, np.int64)], np.zeros(total, np.int64)
+    guess_parts = [np.zeros(0, np.int64)]
     arr_s, arr_n, lo, hi = [], [], np.zeros(len(srcs), np.int64), np.zeros(len(srcs), np.int64)
     base_rows = base_cdf = n_arr = 0
     for i, s in enumerate(srcs):
@@ -154,17 +156,19 @@ def _sources(sim: Simulation) -> _Sources:
             tab = s.table
             cdf_parts.append(tab.cdf)
             start_parts.append(tab.start[1:] + base_cdf)
+            guess_parts.append(tab.guess + base_cdf)
             row[a:b] = tab.row + base_rows
             base_rows += tab.start.size - 1
             base_cdf += tab.cdf.size
     cat = (lambda xs, dt: np.concatenate(xs).astype(dt) if xs else np.zeros(0, dt))
     return _Sources(kind, off, p, start, end, np.concatenate(cdf_parts),
-                    np.concatenate(start_parts).astype(np.int64), row,
+                    np.concatenate(start_parts).astype(np.int64),
+                    np.concatenate(guess_parts).astype(np.int64), row,
                     cat(arr_s, np.int64), cat(arr_n, np.int64), lo, hi)
 
 
 @numba.njit(cache=True, nogil=True)
-def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_row,
+def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
                   arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch,
                   f_id, f_k, f_lo, f_hi):  # pragma: no cover - compiled
     """Fill the fired list (neuron id, count) of every source for step t; returns its length."""
@@ -187,7 +191,7 @@ def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf
                     f_k[nf] = 1
                     nf += 1
         else:
-            poisson_counts(u[k, a:b], cdf, cdf_start, cdf_row[a:b], counts_scratch[:b - a])
+            poisson_counts(u[k, a:b], cdf, cdf_start, cdf_guess, cdf_row[a:b], counts_scratch[:b - a])
             for i in range(a, b):
                 c = counts_scratch[i - a]
                 if c > 0 and t >= start[i] and t < end[i]:
@@ -220,12 +224,16 @@ def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_r
             r = e_ring[e]
             rb, rn, depth = ring_base[r], ring_n[r], ring_depth[r]
             sb, pb = e_syn[e], e_ptr[e]
+            slot0 = t % depth
             for q in range(lo, hi):
                 s = f_id[q]
                 k0, k1 = sb + indptr[pb + s], sb + indptr[pb + s + 1]
                 for _ in range(f_k[q]):
                     for k in range(k0, k1):
-                        rings[rb + ((t + delay[k]) % depth) * rn + post[k]] += weight[k]
+                        slot = slot0 + delay[k]     # < 2 depth: delay < depth (no division)
+                        if slot >= depth:
+                            slot -= depth
+                        rings[rb + slot * rn + post[k]] += weight[k]
                     events += k1 - k0
     return events, n_out
 
@@ -233,7 +241,7 @@ def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_r
 @numba.njit(cache=True, nogil=True)
 def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest, v_reset, v_thresh,
                p22, p21e, p21i, p20, i_offset, dec_e, dec_i, ref_steps,
-               src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_row, arr_steps, arr_neurons,
+               src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons,
                arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring,
                e_syn, e_ptr, indptr, post, weight, delay, ring_base, ring_n, ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve
                ):  # pragma: no cover - compiled
@@ -246,7 +254,7 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
         if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_row,
+        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
                            arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
                            f_lo, f_hi)
         for g in range(n_groups):
@@ -289,7 +297,7 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
 def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, ii, v_rest, r_mem,
                    exp_tc, i_offset, v_reset, t_refract, v_thresh, exc_decay, exc_init, inh_decay,
                    inh_init, shift_e, shift_i, saturated,
-                   src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_row, arr_steps,
+                   src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps,
                    arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo,
                    edge_hi, e_ring, e_syn, e_ptr, indptr, post, weight, delay, ring_base, ring_n,
                    ring_depth, record_unit, out_t, out_u, out_i,
@@ -302,7 +310,7 @@ def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, 
         if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_row,
+        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
                            arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
                            f_lo, f_hi)
         for g in range(n_groups):
@@ -447,7 +455,7 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
             ran, ev, n_out = kernel(
                 sim.t, chunk - k0, g_off, ring_e, ring_i, lay.rings, *state,
                 src.kind, src.off, u[k0:], src.p, src.start, src.end, src.cdf, src.cdf_start,
-                src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi,
+                src.cdf_guess, src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi,
                 counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_ptr,
                 lay.indptr, lay.post, lay.weight, lay.delay, lay.ring_base, lay.ring_n,
                 lay.ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve)
