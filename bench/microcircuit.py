@@ -2,6 +2,13 @@
 
     .venv/bin/python bench/microcircuit.py --scale 0.1 --boards spinn-5 loihi2-kapoho-point
     .venv/bin/python bench/microcircuit.py --scale 0.1 --modes float spinnaker  # SpiNNaker board: float and its arithmetic
+    .venv/bin/python bench/microcircuit.py --scale 1 --phase simulate --modes float spinnaker --t-sim 1000
+    .venv/bin/python bench/microcircuit.py --scale 1 --phase compile --boards spinnaker-24board
+
+`--phase simulate` runs the simulator on the network as built (no compile: the float mode, and
+the spinnaker mode with sPyNNaker's own host rule for the ring-buffer shifts, which is what the
+compile's quantizer applies too); `--phase compile` only compiles. Each phase in its own process
+gives each its own peak memory.
 
 Per board (or mode): seconds to build the PyNN network (connectors, weights, delays), to compile
 (all passes), simulated-second wall time, peak RSS of the process, and each population's rate
@@ -28,6 +35,7 @@ def main() -> None:
     ap.add_argument("--boards", nargs="+", default=["spinn-5"])
     ap.add_argument("--modes", nargs="+", default=[None], help="sim modes (default: the board's)")
     ap.add_argument("--background", default="dc", choices=("dc", "poisson"))
+    ap.add_argument("--phase", default="all", choices=("all", "simulate", "compile"))
     ap.add_argument("--build-scales", nargs="+", type=float, default=None,
                     help="only build the network at these scales (k_scale = scale) and print the cost "
                          "per synapse: the connectors must stay linear in the synapses made")
@@ -41,6 +49,16 @@ def main() -> None:
           f"built in {t_build:.1f} s")
     print("board/mode | compile s | wall s per simulated s | " + " ".join(REFERENCE_RATES) + " (Hz)")
     print("NEST full-scale means | | | " + " ".join(f"{r:.2f}" for r in REFERENCE_RATES.values()))
+    if args.phase == "simulate":
+        return simulate_only(net, args)
+    if args.phase == "compile":
+        for board in args.boards:
+            t0 = time.perf_counter()
+            compiled = compile_network(net, load_board(board), seed=net.seed)
+            print(f"{board} | compiled in {time.perf_counter() - t0:.1f} s | "
+                  f"{compiled.placement_summary() if hasattr(compiled, 'placement_summary') else ''}")
+        print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
+        return
     for board in args.boards:
         for mode in args.modes:
             t0 = time.perf_counter()
@@ -54,6 +72,26 @@ def main() -> None:
             print(f"{board}/{result.mode} | {t_compile:.1f} | {per_s:.1f} | " + " ".join(f"{r:.2f}" for r in rates))
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:.0f} MB")
+
+
+def simulate_only(net, args) -> None:
+    """Simulator cost without compiling: construction, wall time per simulated second, rates."""
+    from neurocompile.backends.sim import MODES, Simulation
+
+    steps = int(round(args.t_sim / net.dt_ms))
+    for mode in [m or "float" for m in args.modes]:
+        t0 = time.perf_counter()
+        sim = Simulation(net, MODES[mode](), net.seed)
+        t_build = time.perf_counter() - t0
+        result = sim.run(steps)
+        counts = result.spike_counts()
+        rates = [counts[p] / net.populations[p].size / (args.t_sim / 1000.0) for p in REFERENCE_RATES]
+        per_s = result.wall_s / (args.t_sim / 1000.0)
+        print(f"sim/{mode} | set-up {t_build:.1f} s | {per_s:.2f} s per simulated s | "
+              f"{result.synaptic_events / (args.t_sim / 1000.0):.3g} events per simulated s | "
+              + " ".join(f"{r:.2f}" for r in rates), flush=True)
+        del sim, result
+    print(f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
 
 
 def build_sweep(scales: list[float], background: str) -> None:

@@ -193,8 +193,11 @@ class Network:
         name: str | None = None,
         plasticity: STDPRule | None = None,
         attrs: dict[str, Any] | None = None,
+        copy: bool = True,
     ) -> Projection:
-        """Add synapses given as index arrays; scalar weight/delay broadcast to every synapse."""
+        """Add synapses given as index arrays; scalar weight/delay broadcast to every synapse.
+        copy=False adopts arrays that already have the IR's dtypes and length instead of copying
+        them (a front end that never edits its arrays in place, for networks of 10**8 synapses)."""
         for end, pop_name in (("pre", pre), ("post", post)):
             if pop_name not in self.populations:
                 raise ModelError(f"projection {name or pre + '->' + post}: {end} population "
@@ -208,14 +211,19 @@ class Network:
         post_model = self.populations[post].neuron_model
         if receptor is None:
             receptor = post_model.receptors[0] if post_model.receptors else "excitatory"
-        weight = np.broadcast_to(np.asarray(weight, dtype=np.float64), (n,)).copy()
+        weight = np.broadcast_to(np.asarray(weight, dtype=np.float64), (n,))
+        if copy or weight.strides != (8,):   # a broadcast scalar has stride 0
+            weight = weight.copy()
         delay_arr = np.asarray(delay)
         if delay_arr.dtype.kind == "f" and np.any(np.isfinite(delay_arr) & (delay_arr != np.round(delay_arr))):
             raise ModelError(f"projection {name!r}: delays must be whole timesteps, got "
                              f"non-integer values (e.g. {delay_arr[delay_arr != np.round(delay_arr)].flat[0]})")
         if delay_arr.dtype.kind == "f" and not np.all(np.isfinite(delay_arr)):
             raise ModelError(f"projection {name!r}: delays must be finite")
-        delay = np.broadcast_to(delay_arr.astype(np.int64), (n,)).astype(DELAY_DTYPE)
+        if not copy and delay_arr.dtype == DELAY_DTYPE and delay_arr.shape == (n,):
+            delay = delay_arr
+        else:
+            delay = np.broadcast_to(delay_arr.astype(np.int64), (n,)).astype(DELAY_DTYPE)
         proj = Projection(name, pre, post, pre_idx, post_idx, weight, delay, receptor,
                           plasticity, dict(attrs or {}))
         self.projections[name] = proj

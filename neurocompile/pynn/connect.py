@@ -104,12 +104,15 @@ def connection_pairs(connector: Any, n_pre: int, n_post: int, same: np.ndarray |
         n = int(c.n)
         gen = generator_for(c)
         if c.with_replacement:
-            pre = gen.integers(0, n_pre, size=n, dtype=np.int64)
-            post = gen.integers(0, n_post, size=n, dtype=np.int64)
+            # n independent uniform pairs, generated already sorted by pre (what the simulator
+            # wants, with no sort of 10**8 synapses): a multinomial count per pre neuron, then
+            # that many uniform posts each. Same distribution as drawing the pairs one by one.
+            counts = gen.multinomial(n, np.full(n_pre, 1.0 / n_pre)) if n_pre else np.zeros(0, np.int64)
+            pre = np.repeat(np.arange(n_pre, dtype=np.int32), counts)
+            post = gen.integers(0, n_post, size=n, dtype=np.int32)
             if same is not None and not c.allow_self_connections:
                 bad = same[0][pre] == same[1][post]
-                while bad.any():  # redraw self pairs, as PyNN's connector does
-                    pre[bad] = gen.integers(0, n_pre, size=int(bad.sum()))
+                while bad.any():  # redraw the post of self pairs (PyNN redraws the pair)
                     post[bad] = gen.integers(0, n_post, size=int(bad.sum()))
                     bad = same[0][pre] == same[1][post]
             return pre, post, {}

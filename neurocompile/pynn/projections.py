@@ -1,8 +1,11 @@
 """Projection: connections held as flat arrays (pre, post, weight, delay), built at construction.
 
 Indices are local to the projection's own `pre`/`post` (a Population, PopulationView or
-Assembly); lower.py maps them to the parent populations. Weights are nA (IF_curr_exp), delays ms,
-both as the user gave them; quantization to a board happens when `run` compiles.
+Assembly); lower.py maps them to the parent populations. Weights are nA (IF_curr_exp) as the
+user gave them; quantization to a board happens when `run` compiles. Delays are held as whole
+timesteps (int32), rounded to nearest as NEST rounds them to its resolution, and read back in ms
+on that grid: 20 bytes per synapse (int32 pre, post and delay, float64 weight), which the IR
+network shares rather than copies (lower.py), so the microcircuit's 0.3 billion fit in memory.
 """
 from __future__ import annotations
 
@@ -48,8 +51,9 @@ class Projection(common.Projection):
             self._collect_columns()
         else:
             pre, post, given = fast
-            self._pre_idx, self._post_idx = pre, post
-            self._values = self._evaluate(pre, post, given)
+            self._pre_idx, self._post_idx = pre.astype(np.int32), post.astype(np.int32)
+            del pre, post
+            self._values = self._evaluate(self._pre_idx, self._post_idx, given)
         simulator.state.projections.append(self)
 
     def _name(self) -> str:
@@ -62,19 +66,35 @@ class Projection(common.Projection):
         space = self._handle_distance_expressions(self.synapse_type.native_parameters)
         out = {}
         for name in ("weight", "delay"):
+            to = (lambda ms: self._delay_steps(ms)) if name == "delay" else (lambda w: np.asarray(w, float))
             if name in given:
-                out[name] = np.asarray(given[name], dtype=float)
+                out[name] = to(given[name])
                 continue
             lazy = space[name]
             if lazy.shape is None:
                 lazy.shape = self.shape
             if lazy.is_homogeneous:
-                out[name] = np.full(pre.size, float(lazy.evaluate(simplify=True)))
+                out[name] = np.full(pre.size, to(float(lazy.evaluate(simplify=True))))
                 continue
-            parts = [np.asarray(lazy[pre[i:i + CHUNK], post[i:i + CHUNK]], dtype=float)
-                     for i in range(0, pre.size, CHUNK)]
-            out[name] = np.concatenate(parts) if parts else np.zeros(0)
+            out[name] = np.empty(pre.size, np.int32 if name == "delay" else np.float64)
+            for i in range(0, pre.size, CHUNK):
+                out[name][i:i + CHUNK] = to(lazy[pre[i:i + CHUNK], post[i:i + CHUNK]])
         return out
+
+    def _delay_steps(self, ms: Any) -> np.ndarray:
+        """Delays in ms -> whole timesteps (nearest), refused here, at the call, when not finite
+        or shorter than one step."""
+        ms = np.asarray(ms, dtype=float)
+        dt = float(simulator.state.dt)
+        if ms.size and not np.all(np.isfinite(ms)):
+            raise ModelError(f"{self._name()}: delays must be finite")
+        steps = np.rint(ms / dt)
+        if ms.size and steps.min() < 1:
+            raise ModelError(f"{self._name()}: delay {ms[steps < 1].min():g} ms is shorter than "
+                             f"one timestep ({dt:g} ms)")
+        if ms.size and steps.max() >= 2**31:
+            raise ModelError(f"{self._name()}: delay {ms.max():g} ms is more than 2**31 timesteps")
+        return steps.astype(np.int32)
 
     def _convergent_connect(self, presynaptic_indices: Any, postsynaptic_index: int,
                             location_selector: Any = None, **connection_parameters: Any) -> None:
@@ -91,9 +111,10 @@ class Projection(common.Projection):
             for name in values:
                 values[name].append(np.broadcast_to(np.asarray(params[name], dtype=float), pre.shape))
         self._columns = []
-        self._pre_idx = np.concatenate(pres) if pres else np.zeros(0, np.int64)
-        self._post_idx = np.concatenate(posts) if posts else np.zeros(0, np.int64)
+        self._pre_idx = (np.concatenate(pres) if pres else np.zeros(0)).astype(np.int32)
+        self._post_idx = (np.concatenate(posts) if posts else np.zeros(0)).astype(np.int32)
         self._values = {k: (np.concatenate(v) if v else np.zeros(0)) for k, v in values.items()}
+        self._values["delay"] = self._delay_steps(self._values["delay"])
 
     # ----- the PyNN interface ----------------------------------------------------------------
     def __len__(self) -> int:
@@ -104,6 +125,8 @@ class Projection(common.Projection):
             learned = _learned_weights(self)
             if learned is not None:
                 return learned
+        if name == "delay":
+            return self._values["delay"] * float(simulator.state.dt)
         if name in self._values:
             return self._values[name]
         lazy = self.synapse_type.native_parameters[name]
@@ -138,8 +161,8 @@ class Projection(common.Projection):
         parameter_space.evaluate(mask=(slice(None), slice(None)))
         for name, value in parameter_space.items():
             arr = np.asarray(value, dtype=float)
-            self._values[name] = (arr[self._pre_idx, self._post_idx] if arr.ndim == 2
-                                  else np.full(len(self), float(arr)))
+            arr = arr[self._pre_idx, self._post_idx] if arr.ndim == 2 else np.full(len(self), float(arr))
+            self._values[name] = self._delay_steps(arr) if name == "delay" else arr
 
     def _set_initial_value_array(self, variable: str, initial_value: Any) -> None:
         raise ModelError(f"{self._name()}: initial values of synaptic state ({variable}) are not supported")
