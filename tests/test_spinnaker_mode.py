@@ -249,7 +249,9 @@ def test_shifts_and_weights_are_spinnaker_weights(build):
             assert [pre for pre, _ in ch.feeds] == [p.pre for p in projs]
             for (_, syn), proj in zip(ch.feeds, projs):
                 raw = mode.weights[post].raw[proj.name]
-                np.testing.assert_array_equal(syn.weight, raw if syn.order is None else raw[syn.order])
+                # order None: the flat layout's rows, by pre then delay (fused.FlatLayout.synapses)
+                order = np.lexsort((proj.delay, proj.pre_idx)) if syn.order is None else syn.order
+                np.testing.assert_array_equal(syn.weight, raw[order])
                 assert syn.weight.dtype.kind == "i"
     if build == "synfire":   # the numbers, for the record (LSB 2**-11 and 2**-10 nA)
         assert mode.weights["chain"].shifts == {"excitatory": 4, "inhibitory": 5}

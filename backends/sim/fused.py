@@ -66,7 +66,14 @@ class FlatLayout:
     """All ring buffers in one array and all synapses in one set of arrays (post, weight,
     delay, indptr), so the compiled loop takes a fixed argument list whatever the network
     (numba's typed lists would cost ~2.5 s of JIT per process) and nothing is held twice: the
-    engine's RingBuffers and PreSortedSynapses are views into these arrays."""
+    engine's RingBuffers and PreSortedSynapses are views into these arrays.
+
+    Each presynaptic row is also sorted by delay (stable; `dptr` marks where each delay starts),
+    so the loop scatters delay by delay: all writes of one delay land in one ring slot of the
+    target population (~175 kB for the microcircuit's L4E) that stays in cache, instead of
+    anywhere in ~66 MB of ring (a random read-modify-write costs ~21 ns here against ~5 ns in
+    cache). Every ring cell still receives its additions in the step loop's order (same
+    projection, then presynaptic neuron, then row order), so floats sum bit-identically."""
 
     def __init__(self, net: Network, mode: NumericMode, depths: dict[str, dict[Hashable, int]]) -> None:
         self.ring_of: dict[tuple[str, Hashable], int] = {}
@@ -92,8 +99,11 @@ class FlatLayout:
         self.weight = np.zeros(n_syn, np.float64 if mode.accum_dtype == np.float64 else np.int32)
         self.delay = np.zeros(n_syn, np.int16 if max_delay < 2**15 else np.int32)
         self.indptr = np.zeros(max(n_ptr, 1), np.int64)
-        self._next_syn = self._next_ptr = 0
-        self.where: dict[int, tuple[int, int]] = {}     # id(synapses) -> (synapse base, indptr base)
+        n_dptr = sum(net.populations[p.pre].size * (int(p.delay.max(initial=0)) + 2) for p in projs)
+        self.dptr = np.zeros(max(n_dptr, 1), np.int64)
+        self._next_syn = self._next_ptr = self._next_dptr = 0
+        #: id(synapses) -> (synapse base, indptr base, dptr base, dptr width, min delay, max delay)
+        self.where: dict[int, tuple[int, int, int, int, int, int]] = {}
 
     def ring(self, post: str, key: Hashable) -> np.ndarray:
         i = self.ring_of[(post, key)]
@@ -101,13 +111,47 @@ class FlatLayout:
         return self.rings[a:a + d * n].reshape(d, n)
 
     def synapses(self, proj: Projection, n_pre: int, weight: np.ndarray) -> PreSortedSynapses:
+        """The projection's rows, sorted by pre then (stably) by delay: row order is
+        np.lexsort((proj.delay, proj.pre_idx)) (PreSortedSynapses.order is None)."""
         a, b = self._next_syn, self._next_syn + proj.n_synapses
         pa, pb = self._next_ptr, self._next_ptr + n_pre + 1
+        dmin, dmax = int(proj.delay.min(initial=0)), int(proj.delay.max(initial=0))
+        width = dmax + 2
+        da, db = self._next_dptr, self._next_dptr + n_pre * width
         syn = PreSortedSynapses.build(proj, n_pre, weight, into=(
             self.indptr[pa:pb], self.post[a:b], self.weight[a:b], self.delay[a:b]))
-        self.where[id(syn)] = (a, pa)
-        self._next_syn, self._next_ptr = b, pb
+        _sort_rows_by_delay(syn.indptr, syn.post, syn.weight, syn.delay, self.dptr[da:db], width)
+        syn.order = None
+        self.where[id(syn)] = (a, pa, da, width, dmin, dmax)
+        self._next_syn, self._next_ptr, self._next_dptr = b, pb, db
         return syn
+
+
+@numba.njit(cache=True, nogil=True)
+def _sort_rows_by_delay(indptr, post, weight, delay, dptr, width):  # pragma: no cover - compiled
+    """Counting sort of each row by delay, stable, in place; dptr[s * width + d] = first synapse
+    of row s with delay >= d (relative to the projection's first synapse)."""
+    n_pre = indptr.size - 1
+    longest = 0
+    for s in range(n_pre):
+        longest = max(longest, indptr[s + 1] - indptr[s])
+    tp, tw, td = np.empty(longest, post.dtype), np.empty(longest, weight.dtype), np.empty(longest, delay.dtype)
+    cursor = np.zeros(width, np.int64)
+    for s in range(n_pre):
+        a, b = indptr[s], indptr[s + 1]
+        cursor[:] = 0
+        for k in range(a, b):
+            cursor[delay[k] + 1] += 1
+        for d in range(1, width):
+            cursor[d] += cursor[d - 1]
+        for d in range(width):
+            dptr[s * width + d] = a + cursor[d]
+        for k in range(a, b):
+            tp[k - a], tw[k - a], td[k - a] = post[k], weight[k], delay[k]
+        for q in range(b - a):
+            j = a + cursor[td[q]]
+            cursor[td[q]] += 1
+            post[j], weight[j], delay[j] = tp[q], tw[q], td[q]
 
 
 @dataclass
@@ -203,11 +247,12 @@ def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf
 
 
 @numba.njit(cache=True, nogil=True)
-def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_ptr,
-                        indptr, post, weight, delay, rings, ring_base, ring_n, ring_depth,
-                        record_unit, out_t, out_u, out_i, n_out):  # pragma: no cover - compiled
-    """Scatter every unit's fired list through its projections (engine order) and record spikes.
-    Returns (synaptic events, records written)."""
+def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_dptr,
+                        e_width, e_dmin, e_dmax, dptr, post, weight, rings, ring_base, ring_n,
+                        ring_depth, record_unit, out_t, out_u, out_i, n_out
+                        ):  # pragma: no cover - compiled
+    """Scatter every unit's fired list through its projections (engine order), delay by delay,
+    and record spikes. Returns (synaptic events, records written)."""
     events = 0
     for unit in range(n_units):
         lo, hi = f_lo[unit], f_hi[unit]
@@ -222,19 +267,21 @@ def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_r
                     n_out += 1
         for e in range(edge_lo[unit], edge_hi[unit]):
             r = e_ring[e]
-            rb, rn, depth = ring_base[r], ring_n[r], ring_depth[r]
-            sb, pb = e_syn[e], e_ptr[e]
-            slot0 = t % depth
-            for q in range(lo, hi):
-                s = f_id[q]
-                k0, k1 = sb + indptr[pb + s], sb + indptr[pb + s + 1]
-                for _ in range(f_k[q]):
-                    for k in range(k0, k1):
-                        slot = slot0 + delay[k]     # < 2 depth: delay < depth (no division)
-                        if slot >= depth:
-                            slot -= depth
-                        rings[rb + slot * rn + post[k]] += weight[k]
-                    events += k1 - k0
+            rn, depth = ring_n[r], ring_depth[r]
+            sb, db, width = e_syn[e], e_dptr[e], e_width[e]
+            slot = (t + e_dmin[e]) % depth
+            for d in range(e_dmin[e], e_dmax[e] + 1):
+                row = ring_base[r] + slot * rn      # the one ring slot this delay writes
+                for q in range(lo, hi):
+                    at = db + f_id[q] * width + d
+                    k0, k1 = sb + dptr[at], sb + dptr[at + 1]
+                    for _ in range(f_k[q]):
+                        for k in range(k0, k1):
+                            rings[row + post[k]] += weight[k]
+                        events += k1 - k0
+                slot += 1
+                if slot == depth:
+                    slot = 0
     return events, n_out
 
 
@@ -243,8 +290,8 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
                p22, p21e, p21i, p20, i_offset, dec_e, dec_i, ref_steps,
                src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons,
                arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring,
-               e_syn, e_ptr, indptr, post, weight, delay, ring_base, ring_n, ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve
-               ):  # pragma: no cover - compiled
+               e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base, ring_n,
+               ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve):  # pragma: no cover - compiled
     """FloatLIFGroup.step for every group, then the scatter; returns (steps run, events, records)
     early, before a step, when fewer than `reserve` record slots are left."""
     n_src = src_kind.size
@@ -286,9 +333,9 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
                 ii[n] *= dec_i[n]
             f_hi[n_src + g] = nf
         ev, n_out = _scatter_and_record(t, n_src + n_groups, f_id, f_k, f_lo, f_hi, edge_lo,
-                                        edge_hi, e_ring, e_syn, e_ptr, indptr, post, weight,
-                                        delay, rings, ring_base, ring_n, ring_depth, record_unit,
-                                        out_t, out_u, out_i, n_out)
+                                        edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax,
+                                        dptr, post, weight, rings, ring_base, ring_n, ring_depth,
+                                        record_unit, out_t, out_u, out_i, n_out)
         events += ev
     return steps, events, n_out
 
@@ -299,8 +346,8 @@ def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, 
                    inh_init, shift_e, shift_i, saturated,
                    src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps,
                    arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo,
-                   edge_hi, e_ring, e_syn, e_ptr, indptr, post, weight, delay, ring_base, ring_n,
-                   ring_depth, record_unit, out_t, out_u, out_i,
+                   edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base,
+                   ring_n, ring_depth, record_unit, out_t, out_u, out_i,
                    n_out, reserve):  # pragma: no cover - compiled
     """SpinnakerLIFGroup.step (slots clipped at 0xFFFF, one lif_curr_exp_tick per neuron)."""
     n_src = src_kind.size
@@ -346,9 +393,9 @@ def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, 
                     nf += 1
             f_hi[n_src + g] = nf
         ev, n_out = _scatter_and_record(t, n_src + n_groups, f_id, f_k, f_lo, f_hi, edge_lo,
-                                        edge_hi, e_ring, e_syn, e_ptr, indptr, post, weight,
-                                        delay, rings, ring_base, ring_n, ring_depth, record_unit,
-                                        out_t, out_u, out_i, n_out)
+                                        edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax,
+                                        dptr, post, weight, rings, ring_base, ring_n, ring_depth,
+                                        record_unit, out_t, out_u, out_i, n_out)
         events += ev
     return steps, events, n_out
 
@@ -389,7 +436,7 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
     for gi, name in enumerate(grp_names):
         for key in sim.channels[name]:
             (ring_e if key == "excitatory" else ring_i)[gi] = lay.ring_of[(name, key)]
-    e_ring, e_syn, e_ptr = [], [], []
+    e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax = [], [], [], [], [], []
     edge_lo, edge_hi = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
     ring_at = {id(ch.buffer): lay.ring_of[(post, key)]
                for post, chans in sim.channels.items() for key, ch in chans.items()}
@@ -397,11 +444,12 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
         edge_lo[ui] = len(e_ring)
         for syn, buf in sim._out.get(name, ()):
             e_ring.append(ring_at[id(buf)])
-            sb, pb = lay.where[id(syn)]
-            e_syn.append(sb)
-            e_ptr.append(pb)
+            sb, _, db, width, dmin, dmax = lay.where[id(syn)]
+            for lst, x in ((e_syn, sb), (e_dptr, db), (e_width, width), (e_dmin, dmin), (e_dmax, dmax)):
+                lst.append(x)
         edge_hi[ui] = len(e_ring)
-    e_ring, e_syn, e_ptr = (np.array(x, dtype=np.int64) for x in (e_ring, e_syn, e_ptr))
+    e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax = (
+        np.array(x, dtype=np.int64) for x in (e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax))
 
     src = _sources(sim)
     record_unit = np.array([u in record_pops for u in units], dtype=np.bool_)
@@ -456,8 +504,8 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
                 sim.t, chunk - k0, g_off, ring_e, ring_i, lay.rings, *state,
                 src.kind, src.off, u[k0:], src.p, src.start, src.end, src.cdf, src.cdf_start,
                 src.cdf_guess, src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi,
-                counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_ptr,
-                lay.indptr, lay.post, lay.weight, lay.delay, lay.ring_base, lay.ring_n,
+                counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_dptr,
+                e_width, e_dmin, e_dmax, lay.dptr, lay.post, lay.weight, lay.ring_base, lay.ring_n,
                 lay.ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve)
             events += ev
             sim.t += ran
