@@ -57,7 +57,7 @@ def static_ok(net: Network, mode: NumericMode) -> bool:
     from neurocompile.backends.sim.spinnaker_mode import SpinnakerMode
 
     return (type(mode) in (FloatMode, SpinnakerMode)
-            and all(p.plasticity is None and p.delay.min(initial=1) >= 1 for p in net.projections.values())
+            and all(p.plasticity is None for p in net.projections.values())
             and all(p.model in ("spike_array", "poisson", "poisson_fast", "lif_curr_exp")
                     for p in net.populations.values()))
 
@@ -212,10 +212,10 @@ def _sources(sim: Simulation) -> _Sources:
 
 
 @numba.njit(cache=True, nogil=True)
-def _emit_sources(t, k, srcs, counts_scratch, f_id, f_k, f_lo, f_hi):  # pragma: no cover - compiled
+def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
+                  arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch,
+                  f_id, f_k, f_lo, f_hi):  # pragma: no cover - compiled
     """Fill the fired list (neuron id, count) of every source for step t; returns its length."""
-    (src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps,
-     arr_neurons, arr_lo, arr_hi) = srcs
     nf = 0
     for s in range(src_kind.size):
         f_lo[s] = nf
@@ -247,126 +247,77 @@ def _emit_sources(t, k, srcs, counts_scratch, f_id, f_k, f_lo, f_hi):  # pragma:
 
 
 @numba.njit(cache=True, nogil=True)
-def _deliver(t, t_first, conn, hist_id, hist_k, hist_lo, hist_hi, acc):  # pragma: no cover - compiled
-    """Add into `acc` every synapse whose spike arrives at step t, emitted at t - d >= t_first
-    (earlier spikes are already summed in the ring buffers). Emission steps ascending, then
-    source/population, projection, presynaptic neuron and row order: the order in which the
-    step loop adds them into the ring cell of step t, so float sums come out bit-identical."""
-    edge_lo, edge_hi, e_acc, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight = conn
-    horizon = hist_id.shape[0]
-    n_units = edge_lo.size
-    for d in range(min(horizon - 1, t - t_first), 0, -1):
-        h = (t - d) % horizon
-        for unit in range(n_units):
-            lo, hi = hist_lo[h, unit], hist_hi[h, unit]
-            if lo == hi:
-                continue
-            for e in range(edge_lo[unit], edge_hi[unit]):
-                if d < e_dmin[e] or d > e_dmax[e]:
-                    continue
-                base, sb, db, width = e_acc[e], e_syn[e], e_dptr[e], e_width[e]
-                for q in range(lo, hi):
-                    at = db + hist_id[h, q] * width + d
-                    k0, k1 = sb + dptr[at], sb + dptr[at + 1]
-                    for _ in range(hist_k[h, q]):
-                        for k in range(k0, k1):
-                            acc[base + post[k]] += weight[k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _flush(t_end, t_first, conn, e_ring, hist_id, hist_k, hist_lo, hist_hi, rings, ring_base,
-           ring_n, ring_depth):  # pragma: no cover - compiled
-    """At the end of a run, put the spikes still in flight into the ring buffers, as the step
-    loop would hold them (same order), so a later run, of either loop, continues exactly."""
-    edge_lo, edge_hi, e_acc, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight = conn
-    horizon = hist_id.shape[0]
-    for te in range(max(t_first, t_end - horizon + 1), t_end):
-        h = te % horizon
-        for unit in range(edge_lo.size):
-            lo, hi = hist_lo[h, unit], hist_hi[h, unit]
-            for e in range(edge_lo[unit], edge_hi[unit]):
-                r = e_ring[e]
-                sb, db, width = e_syn[e], e_dptr[e], e_width[e]
-                for d in range(max(e_dmin[e], t_end - te), e_dmax[e] + 1):
-                    row = ring_base[r] + ((te + d) % ring_depth[r]) * ring_n[r]
-                    for q in range(lo, hi):
-                        at = db + hist_id[h, q] * width + d
-                        k0, k1 = sb + dptr[at], sb + dptr[at + 1]
-                        for _ in range(hist_k[h, q]):
-                            for k in range(k0, k1):
-                                rings[row + post[k]] += weight[k]
-
-
-@numba.njit(cache=True, nogil=True)
-def _take_rings(t, t_first, rings, ring_base, ring_n, ring_depth, ring_acc, acc
-                ):  # pragma: no cover - compiled
-    """Start step t's input from what the ring buffers hold for it (spikes emitted before this
-    run); only the first `depth` steps of a run can find anything there."""
-    for r in range(ring_acc.size):
-        if t - t_first >= ring_depth[r]:
-            continue
-        row = ring_base[r] + (t % ring_depth[r]) * ring_n[r]
-        for j in range(ring_n[r]):
-            acc[ring_acc[r] + j] = rings[row + j]
-            rings[row + j] = 0
-
-
-@numba.njit(cache=True, nogil=True)
-def _emitted(t, h, nf_from, nf_to, conn, f_id, f_k, f_lo, f_hi, hist_id, hist_k, hist_lo, hist_hi,
-             record_unit, out_t, out_u, out_i, n_out):  # pragma: no cover - compiled
-    """Keep step t's fired lists for delivery, count their synapses (the step loop counts at
-    emission) and record the spikes of recorded units. Returns (events, records written)."""
-    edge_lo, edge_hi, e_acc, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight = conn
+def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_dptr,
+                        e_width, e_dmin, e_dmax, dptr, post, weight, rings, ring_base, ring_n,
+                        ring_depth, record_unit, out_t, out_u, out_i, n_out
+                        ):  # pragma: no cover - compiled
+    """Scatter every unit's fired list through its projections (engine order), delay by delay,
+    and record spikes. Returns (synaptic events, records written)."""
     events = 0
-    for unit in range(edge_lo.size):
+    for unit in range(n_units):
         lo, hi = f_lo[unit], f_hi[unit]
-        hist_lo[h, unit], hist_hi[h, unit] = lo, hi
-        for q in range(lo, hi):
-            hist_id[h, q] = f_id[q]
-            hist_k[h, q] = f_k[q]
-            if record_unit[unit]:
+        if lo == hi:
+            continue
+        if record_unit[unit]:
+            for q in range(lo, hi):
                 for _ in range(f_k[q]):
                     out_t[n_out] = t
                     out_u[n_out] = unit
                     out_i[n_out] = f_id[q]
                     n_out += 1
-            for e in range(edge_lo[unit], edge_hi[unit]):
-                row = e_dptr[e] + f_id[q] * e_width[e]
-                events += f_k[q] * (dptr[row + e_width[e] - 1] - dptr[row])
+        for e in range(edge_lo[unit], edge_hi[unit]):
+            r = e_ring[e]
+            rn, depth = ring_n[r], ring_depth[r]
+            sb, db, width = e_syn[e], e_dptr[e], e_width[e]
+            slot = (t + e_dmin[e]) % depth
+            for d in range(e_dmin[e], e_dmax[e] + 1):
+                row = ring_base[r] + slot * rn      # the one ring slot this delay writes
+                for q in range(lo, hi):
+                    at = db + f_id[q] * width + d
+                    k0, k1 = sb + dptr[at], sb + dptr[at + 1]
+                    for _ in range(f_k[q]):
+                        for k in range(k0, k1):
+                            rings[row + post[k]] += weight[k]
+                        events += k1 - k0
+                slot += 1
+                if slot == depth:
+                    slot = 0
     return events, n_out
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_float(t0, t_first, steps, g_off, acc, rings, ring_info, groups, srcs, conn, scratch,
-               hist, out, n_out, reserve):  # pragma: no cover - compiled
-    """FloatLIFGroup.step for every group with arrival-time input; returns (steps run, events,
-    records) early, before a step, when fewer than `reserve` record slots are left."""
-    (v, ie, ii, refr, v_rest, v_reset, v_thresh, p22, p21e, p21i, p20, i_offset, dec_e, dec_i,
-     ref_steps) = groups
-    ring_base, ring_n, ring_depth, ring_acc = ring_info
-    counts_scratch, f_id, f_k, f_lo, f_hi = scratch
-    hist_id, hist_k, hist_lo, hist_hi = hist
-    out_t, out_u, out_i, record_unit = out
-    n_src = f_lo.size - (g_off.size - 1)
+def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest, v_reset, v_thresh,
+               p22, p21e, p21i, p20, i_offset, dec_e, dec_i, ref_steps,
+               src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons,
+               arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring,
+               e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base, ring_n,
+               ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve):  # pragma: no cover - compiled
+    """FloatLIFGroup.step for every group, then the scatter; returns (steps run, events, records)
+    early, before a step, when fewer than `reserve` record slots are left."""
+    n_src = src_kind.size
     n_groups = g_off.size - 1
-    acc_e, acc_i = acc[:g_off[-1]], acc[g_off[-1]:]  # step t's input: excitatory, inhibitory
     events = 0
     for k in range(steps):
         if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, srcs, counts_scratch, f_id, f_k, f_lo, f_hi)
-        _take_rings(t, t_first, rings, ring_base, ring_n, ring_depth, ring_acc, acc)
-        _deliver(t, t_first, conn, hist_id, hist_k, hist_lo, hist_hi, acc)
+        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
+                           arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
+                           f_lo, f_hi)
         for g in range(n_groups):
             f_lo[n_src + g] = nf
             base = g_off[g]
+            re, ri = ring_e[g], ring_i[g]
+            se = ring_base[re] + (t % ring_depth[re]) * ring_n[re] if re >= 0 else 0
+            si = ring_base[ri] + (t % ring_depth[ri]) * ring_n[ri] if ri >= 0 else 0
             for j in range(g_off[g + 1] - base):
                 n = base + j
-                ie[n] += acc_e[n]
-                acc_e[n] = 0.0
-                ii[n] += acc_i[n]
-                acc_i[n] = 0.0
+                if re >= 0:
+                    ie[n] += rings[se + j]
+                    rings[se + j] = 0.0
+                if ri >= 0:
+                    ii[n] += rings[si + j]
+                    rings[si + j] = 0.0
                 if refr[n] == 0:
                     v[n] = (v_rest[n] + (v[n] - v_rest[n]) * p22[n] + ie[n] * p21e[n]
                             + ii[n] * p21i[n] + i_offset[n] * p20[n])
@@ -381,48 +332,56 @@ def _run_float(t0, t_first, steps, g_off, acc, rings, ring_info, groups, srcs, c
                 ie[n] *= dec_e[n]
                 ii[n] *= dec_i[n]
             f_hi[n_src + g] = nf
-        ev, n_out = _emitted(t, t % hist_id.shape[0], 0, nf, conn, f_id, f_k, f_lo, f_hi, hist_id,
-                             hist_k, hist_lo, hist_hi, record_unit, out_t, out_u, out_i, n_out)
+        ev, n_out = _scatter_and_record(t, n_src + n_groups, f_id, f_k, f_lo, f_hi, edge_lo,
+                                        edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax,
+                                        dptr, post, weight, rings, ring_base, ring_n, ring_depth,
+                                        record_unit, out_t, out_u, out_i, n_out)
         events += ev
     return steps, events, n_out
 
 
 @numba.njit(cache=True, nogil=True)
-def _run_spinnaker(t0, t_first, steps, g_off, acc, rings, ring_info, groups, srcs, conn,
-                   scratch, hist, out, n_out, reserve):  # pragma: no cover - compiled
+def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, ii, v_rest, r_mem,
+                   exp_tc, i_offset, v_reset, t_refract, v_thresh, exc_decay, exc_init, inh_decay,
+                   inh_init, shift_e, shift_i, saturated,
+                   src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps,
+                   arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo,
+                   edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base,
+                   ring_n, ring_depth, record_unit, out_t, out_u, out_i,
+                   n_out, reserve):  # pragma: no cover - compiled
     """SpinnakerLIFGroup.step (slots clipped at 0xFFFF, one lif_curr_exp_tick per neuron)."""
-    (v, v_pre, refr, ie, ii, v_rest, r_mem, exp_tc, i_offset, v_reset, t_refract, v_thresh,
-     exc_decay, exc_init, inh_decay, inh_init, shift_e, shift_i, saturated) = groups
-    ring_base, ring_n, ring_depth, ring_acc = ring_info
-    counts_scratch, f_id, f_k, f_lo, f_hi = scratch
-    hist_id, hist_k, hist_lo, hist_hi = hist
-    out_t, out_u, out_i, record_unit = out
-    n_src = f_lo.size - (g_off.size - 1)
+    n_src = src_kind.size
     n_groups = g_off.size - 1
-    acc_e, acc_i = acc[:g_off[-1]], acc[g_off[-1]:]
     events = 0
     for k in range(steps):
-        if out_t.size - n_out < reserve:
+        if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, srcs, counts_scratch, f_id, f_k, f_lo, f_hi)
-        _take_rings(t, t_first, rings, ring_base, ring_n, ring_depth, ring_acc, acc)
-        _deliver(t, t_first, conn, hist_id, hist_k, hist_lo, hist_hi, acc)
+        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
+                           arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
+                           f_lo, f_hi)
         for g in range(n_groups):
             f_lo[n_src + g] = nf
             base = g_off[g]
+            re, ri = ring_e[g], ring_i[g]
+            se = ring_base[re] + (t % ring_depth[re]) * ring_n[re] if re >= 0 else 0
+            si = ring_base[ri] + (t % ring_depth[ri]) * ring_n[ri] if ri >= 0 else 0
             for j in range(g_off[g + 1] - base):
                 n = base + j
-                xe = acc_e[n]
-                acc_e[n] = 0
-                if xe > RING_BUFFER_MAX:
-                    saturated[g, 0] += 1
-                    xe = RING_BUFFER_MAX
-                xi = acc_i[n]
-                acc_i[n] = 0
-                if xi > RING_BUFFER_MAX:
-                    saturated[g, 1] += 1
-                    xi = RING_BUFFER_MAX
+                xe = 0
+                xi = 0
+                if re >= 0:
+                    xe = rings[se + j]
+                    rings[se + j] = 0
+                    if xe > RING_BUFFER_MAX:
+                        saturated[g, 0] += 1
+                        xe = RING_BUFFER_MAX
+                if ri >= 0:
+                    xi = rings[si + j]
+                    rings[si + j] = 0
+                    if xi > RING_BUFFER_MAX:
+                        saturated[g, 1] += 1
+                        xi = RING_BUFFER_MAX
                 v_pre[n] = v[n]
                 v[n], refr[n], ie[n], ii[n], spiked = lif_curr_exp_tick(
                     v[n], refr[n], ie[n], ii[n], xe, xi, shift_e[g], shift_i[g], v_rest[n],
@@ -433,14 +392,12 @@ def _run_spinnaker(t0, t_first, steps, g_off, acc, rings, ring_info, groups, src
                     f_k[nf] = 1
                     nf += 1
             f_hi[n_src + g] = nf
-        ev, n_out = _emitted(t, t % hist_id.shape[0], 0, nf, conn, f_id, f_k, f_lo, f_hi, hist_id,
-                             hist_k, hist_lo, hist_hi, record_unit, out_t, out_u, out_i, n_out)
+        ev, n_out = _scatter_and_record(t, n_src + n_groups, f_id, f_k, f_lo, f_hi, edge_lo,
+                                        edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax,
+                                        dptr, post, weight, rings, ring_base, ring_n, ring_depth,
+                                        record_unit, out_t, out_u, out_i, n_out)
         events += ev
     return steps, events, n_out
-
-
-def lay_rings(lay: FlatLayout) -> tuple[np.ndarray, ...]:
-    return lay.rings, lay.ring_base, lay.ring_n, lay.ring_depth
 
 
 def _record_reserve(sim: Simulation, src: _Sources, units: list[str], record_unit: np.ndarray,
@@ -475,11 +432,10 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
     spinn = isinstance(groups[0], SpinnakerLIFGroup)
 
     lay: FlatLayout = sim.layout
-    n_total = int(g_off[-1])
-    ring_acc = np.zeros(lay.ring_base.size - 1, np.int64)   # ring -> its first index in acc
+    ring_e, ring_i = np.full(len(groups), -1, np.int64), np.full(len(groups), -1, np.int64)
     for gi, name in enumerate(grp_names):
         for key in sim.channels[name]:
-            ring_acc[lay.ring_of[(name, key)]] = (n_total if key == "inhibitory" else 0) + g_off[gi]
+            (ring_e if key == "excitatory" else ring_i)[gi] = lay.ring_of[(name, key)]
     e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax = [], [], [], [], [], []
     edge_lo, edge_hi = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
     ring_at = {id(ch.buffer): lay.ring_of[(post, key)]
@@ -494,23 +450,17 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
         edge_hi[ui] = len(e_ring)
     e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax = (
         np.array(x, dtype=np.int64) for x in (e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax))
-    conn = (edge_lo, edge_hi, ring_acc[e_ring], e_syn, e_dptr, e_width, e_dmin, e_dmax, lay.dptr,
-            lay.post, lay.weight)
-    ring_info = (lay.ring_base, lay.ring_n, lay.ring_depth, ring_acc)
-    acc = np.zeros(2 * n_total, dtype=lay.rings.dtype)
 
     src = _sources(sim)
     record_unit = np.array([u in record_pops for u in units], dtype=np.bool_)
     n_src_neurons = int(src.off[-1])
-    f_cap = n_total + n_src_neurons + int(src.arr_steps.size) + 1
-    scratch = (np.zeros(max(n_src_neurons, 1), np.int64), np.zeros(f_cap, np.int64),
-               np.zeros(f_cap, np.int64), np.zeros(len(units), np.int64), np.zeros(len(units), np.int64))
-    horizon = int(e_dmax.max(initial=0)) + 1     # steps of fired lists kept for delivery
-    hist = (np.zeros((horizon, f_cap), np.int32), np.zeros((horizon, f_cap), np.int32),
-            np.zeros((horizon, len(units)), np.int64), np.zeros((horizon, len(units)), np.int64))
+    counts_scratch = np.zeros(max(n_src_neurons, 1), np.int64)
+    f_cap = int(g_off[-1]) + n_src_neurons + int(src.arr_steps.size) + 1
+    f_id, f_k = np.zeros(f_cap, np.int64), np.zeros(f_cap, np.int64)
+    f_lo, f_hi = np.zeros(len(units), np.int64), np.zeros(len(units), np.int64)
     reserve = _record_reserve(sim, src, units, record_unit, sizes)
     out_t, out_u, out_i = (np.zeros(max(1 << 16, 2 * reserve), np.int32) for _ in range(3))
-    n_out, events, done, t_first = 0, 0, 0, sim.t
+    n_out, events, done = 0, 0, 0
 
     if spinn:
         chips = [g.chip for g in groups]
@@ -550,18 +500,19 @@ def run_fused(sim: Simulation, steps: int, record_pops: set[str],
                 size = max(2 * out_t.size, n_out + 2 * reserve)
                 out_t, out_u, out_i = (np.concatenate([a[:n_out], np.zeros(size - n_out, a.dtype)])
                                        for a in (out_t, out_u, out_i))
-            srcs = (src.kind, src.off, u[k0:], src.p, src.start, src.end, src.cdf, src.cdf_start,
-                    src.cdf_guess, src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi)
-            ran, ev, n_out = kernel(sim.t, t_first, chunk - k0, g_off, acc, lay.rings, ring_info,
-                                    state, srcs, conn, scratch, hist, (out_t, out_u, out_i, record_unit),
-                                    n_out, reserve)
+            ran, ev, n_out = kernel(
+                sim.t, chunk - k0, g_off, ring_e, ring_i, lay.rings, *state,
+                src.kind, src.off, u[k0:], src.p, src.start, src.end, src.cdf, src.cdf_start,
+                src.cdf_guess, src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi,
+                counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_dptr,
+                e_width, e_dmin, e_dmax, lay.dptr, lay.post, lay.weight, lay.ring_base, lay.ring_n,
+                lay.ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve)
             events += ev
             sim.t += ran
             k0 += ran
         done += chunk
         if progress is not None:
             progress(done, steps)
-    _flush(sim.t, t_first, conn, e_ring, *hist, *lay_rings(lay))
 
     if spinn:
         v, v_pre, refr, ie, ii = state[:5]
