@@ -167,6 +167,7 @@ def _mixed() -> Network:
     net = Network(name="mixed", dt_ms=1.0, seed=3)
     net.add_spike_source("src", [sorted(rng.choice(30, 3, replace=False).tolist()) for _ in range(30)])
     net.add_population("noise", 20, "poisson", {"rate": 20.0, "start": 2, "duration": 20})
+    net.add_population("fast", 10, "poisson_fast", {"rate": 1500.0, "start": 0, "duration": 30})
     net.add_population("a", 50, "lif_curr_exp", {"tau_m": rng.uniform(10, 20, 50), "v_thresh": -55.0},
                        record=("spikes", "v"))
     net.add_population("b", 40, "lif_curr_exp", {"tau_syn_E": 3.0}, record=("spikes",))
@@ -176,6 +177,8 @@ def _mixed() -> Network:
     pre, post = np.nonzero(rng.random((20, 50)) < 0.2)
     net.add_projection("noise", "a", pre, post, -rng.uniform(0.1, 0.6, pre.size), 2, receptor="inhibitory",
                        name="noise_a")
+    net.add_projection("fast", "b", np.arange(10), np.arange(10), 0.05, 1, receptor="excitatory",
+                       name="fast_b")
     pre, post = np.nonzero(rng.random((50, 40)) < 0.2)
     net.add_projection("a", "b", pre, post, rng.uniform(0.1, 0.4, pre.size), rng.integers(1, 5, pre.size),
                        receptor="excitatory", name="a_b_plastic",
@@ -202,6 +205,8 @@ def test_mixed_static_plastic_poisson_weights_bit_equal(mixed_run):
     assert q["stdp"]["w_max"] == 0.5 and q["stdp"]["a_plus"] == 0.01
     a = next(p for p in spec["populations"] if p["name"] == "a")
     assert a["record"] == ["spikes", "v"] and isinstance(a["params"]["tau_m"], str)
+    fast = next(p for p in spec["populations"] if p["name"] == "fast")   # sPyNNaker's own fast source
+    assert fast["model"] == "poisson" and fast["params"]["rate"] == 1500.0
     # several cores (at most 16 neurons each), cut where ours are
     ours = [(r["lo"], r["hi"]) for r in m["ours"]["populations"]["a"]]
     assert len(ours) >= 4 and all(hi - lo < 16 for lo, hi in ours)

@@ -41,8 +41,7 @@ class PreSortedSynapses:
         of new arrays (backends/sim/fused.py's flat layout). `order` is None when the
         projection was already sorted (identity, not stored)."""
         pre = proj.pre_idx
-        presorted = pre.size < 2 or bool(np.all(pre[1:] >= pre[:-1]))
-        order = None if presorted else np.argsort(pre, kind="stable")
+        order = None if proj.sorted_by_pre else np.argsort(pre, kind="stable")
         take = (lambda a: a) if order is None else (lambda a: a[order])
         counts = np.bincount(pre, minlength=n_pre)
         if into is None:

@@ -122,7 +122,10 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
         inv[pop.name] = inv_p
         identity = bool(np.array_equal(order, np.arange(pop.size)))
         key = f"p{i}"
-        entry: dict[str, Any] = {"name": pop.name, "size": pop.size, "model": pop.model,
+        # poisson_fast is sPyNNaker's own SpikeSourcePoisson too: it switches to a Poisson count
+        # per tick by itself above 0.01 spikes per tick (spike_source_poisson.c), drawn on chip
+        model = "poisson" if pop.model == "poisson_fast" else pop.model
+        entry: dict[str, Any] = {"name": pop.name, "size": pop.size, "model": model,
                                  "record": [v for v in pop.record if v in ("spikes", "v")],
                                  "params": {}, "max_atoms_per_core": max_atoms if use_plan else None,
                                  "placement": None, "perm": None}
@@ -139,7 +142,7 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
             arrays[f"{key}_indptr"] = np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
             arrays[f"{key}_times"] = steps_a[idx].astype(np.float64) * dt
             entry["params"] = {"spike_indptr": f"{key}_indptr", "spike_times_ms": f"{key}_times"}
-        elif pop.model == "poisson":
+        elif model == "poisson":
             def put(name: str, values: np.ndarray, k: str = key) -> Any:
                 v = values[order]
                 if np.all(v == v[0]):
@@ -165,7 +168,7 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
                                                    for r in ("excitatory", "inhibitory")]
         else:
             raise ModelError(f"population {pop.name!r}: model {pop.model!r} has no sPyNNaker counterpart "
-                             f"(lif_curr_exp, spike_array and poisson have)")
+                             f"(lif_curr_exp, spike_array, poisson and poisson_fast have)")
         if use_plan and compiled.placements is not None:
             off = compiled.slices.offset[pop.name]
             chips = {tuple(int(c) for c in compiled.placements.chip[off + j]) for j in range(len(parts))}
@@ -173,7 +176,7 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
                 notes.append(f"population {pop.name!r}: not placed by us; sPyNNaker's placer chooses")
             elif len(chips) == 1:
                 entry["placement"] = list(next(iter(chips)))
-            elif pop.model == "poisson":
+            elif model == "poisson":
                 notes.append(f"population {pop.name!r}: our {len(parts)} slices are on {len(chips)} chips; "
                              f"a Poisson source's cores are made by SplitterPoissonDelegate (or merged "
                              f"into its target), so sPyNNaker's placer chooses")

@@ -129,8 +129,16 @@ def build():
 
 
 if __name__ == "__main__":
+    import resource
+    import time
+
+    t0 = time.perf_counter()
     populations = build()
+    t1 = time.perf_counter()
     sim.run(T_SIM)
+    t2 = time.perf_counter()
+    print(f"build {t1 - t0:.1f} s, run {t2 - t1:.1f} s ({(t2 - t1) / (T_SIM / 1000.0):.1f} s per simulated s), "
+          f"peak RSS {resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024:.0f} MB")
     for pop in populations:
         try:
             trains = pop.get_data("spikes").segments[0].spiketrains

@@ -11,6 +11,8 @@ Conventions every backend shares (see docs/ir.md):
 """
 from __future__ import annotations
 
+import functools
+
 from dataclasses import dataclass, field
 from typing import Any, Iterator
 
@@ -133,6 +135,14 @@ class Projection:
     @property
     def n_synapses(self) -> int:
         return int(self.pre_idx.shape[0])
+
+    @functools.cached_property
+    def sorted_by_pre(self) -> bool:
+        """Synapses stored in presynaptic order (generated connectors make them so), which lets
+        passes and the simulator read rows sequentially. Cached: the IR's arrays are not edited
+        in place (a pass makes a new Projection)."""
+        p = self.pre_idx
+        return p.size < 2 or bool(np.all(p[1:] >= p[:-1]))
 
     def to_csr(self, n_pre: int, n_post: int, values: np.ndarray | None = None) -> sp.csr_matrix:
         """Pre x post matrix of `values` (default weights); duplicates are summed by scipy."""

@@ -117,6 +117,46 @@ def _pairs_kernel(pre, post, pre_lab, post_lab, n_pre_parts, n_post_parts, rate)
     return A[:m], B[:m], W[:m], C[:m]
 
 
+@numba.njit(cache=True)
+def _pairs_kernel_by_pre(pre, post, pre_lab, post_lab, n_pre_parts, n_post_parts, rate
+                         ):  # pragma: no cover - compiled
+    """`_pairs_kernel` for synapses sorted by pre: one sequential pass, pairs found through a
+    dense (pre part x post part) table instead of a gather by post part (a cache miss per
+    synapse at 10**7 synapses). Pairs come out in another order; their sums are the same (each
+    pair adds its neurons' rates in presynaptic order either way) and slice_graph sorts them."""
+    n = pre.shape[0]
+    cap = min(n, n_pre_parts * n_post_parts)
+    A = np.empty(cap, dtype=np.int64)
+    B = np.empty(cap, dtype=np.int64)
+    W = np.empty(cap, dtype=np.float64)
+    C = np.empty(cap, dtype=np.int64)
+    at = np.full(n_pre_parts * n_post_parts, -1, dtype=np.int64)
+    stamp_p = np.full(n_post_parts, -1, dtype=np.int64)
+    m = 0
+    for k in range(n):
+        i = pre[k]
+        p = post_lab[post[k]]
+        if stamp_p[p] == i:
+            continue
+        stamp_p[p] = i
+        a = pre_lab[i]
+        q = at[a * n_post_parts + p]
+        if q < 0:
+            q = m
+            at[a * n_post_parts + p] = m
+            A[m] = a
+            B[m] = p
+            W[m] = 0.0
+            C[m] = 0
+            m += 1
+        W[q] += rate[i]
+        C[q] += 1
+    return A[:m], B[:m], W[:m], C[:m]
+
+
+DENSE_PAIR_TABLE_MAX = 1 << 24   # pre parts x post parts for the dense pair table (128 MB)
+
+
 @dataclass
 class SliceGraph:
     """Directed slice pairs with traffic, and the symmetric weights placement minimises."""
@@ -144,8 +184,11 @@ def slice_graph(net: Network, part: Partition, t: Target, rates: dict[str, np.nd
         if not proj.n_synapses:
             continue
         pl, ql = part.labels[proj.pre], part.labels[proj.post]
-        A, B, W, C = _pairs_kernel(proj.pre_idx, proj.post_idx, pl.astype(np.int64), ql.astype(np.int64),
-                                   int(pl.max()) + 1, int(ql.max()) + 1, rates[proj.pre].astype(np.float64))
+        n_a, n_b = int(pl.max()) + 1, int(ql.max()) + 1
+        kernel = (_pairs_kernel_by_pre if proj.sorted_by_pre and n_a * n_b <= DENSE_PAIR_TABLE_MAX
+                  else _pairs_kernel)
+        A, B, W, C = kernel(proj.pre_idx, proj.post_idx, pl.astype(np.int64), ql.astype(np.int64),
+                            n_a, n_b, rates[proj.pre].astype(np.float64))
         As.append(A + part.offset[proj.pre])
         Bs.append(B + part.offset[proj.post])
         Ws.append(W)

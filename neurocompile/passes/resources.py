@@ -267,6 +267,65 @@ def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_pa
     return fan_in, distinct, row_u, row_d, bits, maxd, out
 
 
+@numba.njit(cache=True)
+def _proj_part_stats_by_pre(pre, post, delay, label, n_parts, n_pre, split_part, bpw_part,
+                            blk, hdr, word, want_out):  # pragma: no cover - compiled
+    """`_proj_part_stats` for synapses sorted by pre: one sequential pass, row by row, with only
+    the per-part counters (a few hundred) accessed at random; the general kernel's gather by part
+    misses cache on every synapse of a large projection (~40 ns each at 10**7 synapses)."""
+    n = pre.shape[0]
+    fan_in = np.zeros(n_parts, dtype=np.int64)
+    distinct = np.zeros(n_parts, dtype=np.int64)
+    row_u = np.zeros(n_parts, dtype=np.int64)
+    row_d = np.zeros(n_parts, dtype=np.int64)
+    bits = np.zeros(n_parts, dtype=np.int64)
+    maxd = np.zeros(n_parts, dtype=np.int64)
+    cnt_u = np.zeros(n_parts, dtype=np.int64)
+    cnt_d = np.zeros(n_parts, dtype=np.int64)
+    touched = np.empty(n_parts, dtype=np.int64)
+    out = np.zeros(n_pre if want_out else 0, dtype=np.int32)
+    k = 0
+    while k < n:
+        i = pre[k]
+        nt = 0
+        while k < n and pre[k] == i:
+            p = label[post[k]]
+            d = delay[k]
+            fan_in[p] += 1
+            if d > maxd[p]:
+                maxd[p] = d
+            if cnt_u[p] == 0 and cnt_d[p] == 0:
+                touched[nt] = p
+                nt += 1
+            if d <= split_part[p]:
+                cnt_u[p] += 1
+            else:
+                cnt_d[p] += 1
+            k += 1
+        for t in range(nt):
+            p = touched[t]
+            cu = cnt_u[p]
+            cd = cnt_d[p]
+            distinct[p] += 1
+            if cu > row_u[p]:
+                row_u[p] = cu
+            if cd > row_d[p]:
+                row_d[p] = cd
+            bpw = bpw_part[p]
+            full_cost = ((blk * bpw + hdr + word - 1) // word) * word
+            m = cu + cd
+            nfull = m // blk
+            rem = m - nfull * blk
+            bits[p] += nfull * full_cost
+            if rem > 0:
+                bits[p] += ((rem * bpw + hdr + word - 1) // word) * word
+            cnt_u[p] = 0
+            cnt_d[p] = 0
+        if want_out:
+            out[i] += nt
+    return fan_in, distinct, row_u, row_d, bits, maxd, out
+
+
 @dataclass
 class ProjStats:
     """`_proj_part_stats` of one projection under one labelling of its post population."""
@@ -285,8 +344,9 @@ def proj_stats(t: Target, net: Network, proj: Projection, label: np.ndarray, n_p
     post_pop = net.populations[proj.post]
     n_pre = net.populations[proj.pre].size
     split, bpw, blk, hdr, word = t.family.synapse_layout(t, proj, post_pop, part_sizes)
-    res = _proj_part_stats(proj.pre_idx, proj.post_idx, proj.delay, label.astype(np.int64), int(n_parts),
-                           int(n_pre), split, bpw, blk, hdr, word, bool(want_out))
+    kernel = _proj_part_stats_by_pre if proj.sorted_by_pre else _proj_part_stats
+    res = kernel(proj.pre_idx, proj.post_idx, proj.delay, label.astype(np.int64), int(n_parts),
+                 int(n_pre), split, bpw, blk, hdr, word, bool(want_out))
     fan_in, distinct, ru, rd, bits, maxd, out = res
     return ProjStats(fan_in, distinct, ru, rd, bits, maxd, out if want_out else None)
 

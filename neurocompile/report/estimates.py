@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
 from neurocompile.boards.energy import EnergyModel, StepTime
@@ -52,11 +53,19 @@ def activity(net: Network, slices: Any, chip_xy: np.ndarray, hops: np.ndarray, c
     bitmap = np.zeros((n_units, n_chips), dtype=bool) if n_units * n_chips <= 50_000_000 else None
     pairs = []
     for proj in net.projections.values():
+        if bitmap is not None or n_chips < 2:   # one pass over the synapses, no temporaries
+            gs_pre = _global_slice(slices, proj.pre, np.arange(net.populations[proj.pre].size))
+            gs_post = _global_slice(slices, proj.post, np.arange(net.populations[proj.post].size))
+            events = np.zeros(n_slices)   # this projection's, added to the total as bincount's were
+            _projection_activity(proj.pre_idx, proj.post_idx, np.asarray(rates[proj.pre], dtype=np.float64),
+                                 gs_pre, gs_post, chip_of, events,
+                                 bitmap if bitmap is not None else np.zeros((0, 0), dtype=bool),
+                                 n_chips >= 2, multicast, _pop_offset(net, proj.pre))
+            syn_per_slice += events
+            continue
         r_pre = np.asarray(rates[proj.pre], dtype=np.float64)[proj.pre_idx]
         post_s = _global_slice(slices, proj.post, proj.post_idx)
         syn_per_slice += np.bincount(post_s, weights=r_pre, minlength=n_slices)
-        if n_chips < 2:
-            continue
         pre_s = _global_slice(slices, proj.pre, proj.pre_idx)
         src_c, dst_c = chip_of[pre_s], chip_of[post_s]
         cross = (src_c >= 0) & (dst_c >= 0) & (src_c != dst_c)
@@ -85,6 +94,23 @@ def activity(net: Network, slices: Any, chip_xy: np.ndarray, hops: np.ndarray, c
     totals = {"synaptic_events": float(syn_per_slice.sum()), "neuron_updates": updates, "spikes": spikes,
               "inter_chip_spikes": inter, "chip_hops": chip_hops, "router_passes": spikes + chip_hops}
     return totals, syn_per_slice, upd_per_slice
+
+
+@numba.njit(cache=True)
+def _projection_activity(pre_idx, post_idx, rate, gs_pre, gs_post, chip_of, syn_per_slice, bitmap,
+                         crossings, multicast, unit_offset):  # pragma: no cover - compiled
+    """Per target slice, the synaptic events per second (in synapse order, as np.bincount adds
+    them); and, when `crossings`, mark (sending unit, destination chip) for synapses whose
+    source and target slices are on different chips."""
+    for k in range(pre_idx.shape[0]):
+        i = pre_idx[k]
+        ps = gs_post[post_idx[k]]
+        syn_per_slice[ps] += rate[i]
+        if crossings:
+            s = gs_pre[i]
+            sc, dc = chip_of[s], chip_of[ps]
+            if sc >= 0 and dc >= 0 and sc != dc:
+                bitmap[s if multicast else unit_offset + i, dc] = True
 
 
 def _pop_offset(net: Network, name: str) -> int:
