@@ -24,6 +24,7 @@ import time
 
 from neurocompile.boards import load_board
 from neurocompile.compiler import compile_network
+from neurocompile.errors import NeurocompileError
 from neurocompile.models.microcircuit import REFERENCE_RATES
 from neurocompile.plugins import get_backend, get_model
 
@@ -54,7 +55,11 @@ def main() -> None:
     if args.phase == "compile":
         for board in args.boards:
             t0 = time.perf_counter()
-            compiled = compile_network(net, load_board(board), seed=net.seed)
+            try:
+                compiled = compile_network(net, load_board(board), seed=net.seed)
+            except NeurocompileError as e:   # e.g. does not fit: the error the CLI prints
+                print(f"{board} | refused after {time.perf_counter() - t0:.1f} s | {e}", flush=True)
+                continue
             passes = compiled.report.get("passes", [])
             print(f"{board} | compiled in {time.perf_counter() - t0:.1f} s | chips {compiled.placements.chips_used} | "
                   + ", ".join(f"{p['pass']} {p['seconds']:.1f}" for p in passes), flush=True)

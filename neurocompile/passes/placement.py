@@ -713,13 +713,22 @@ class PlacementResult:
 def place_slices(net: Network, part: Partition, t: Target, seed: int, options: dict[str, Any],
                  rates: dict[str, np.ndarray] | None = None) -> PlacementResult:
     grid = grid_of(t.board)
-    rates = rates if rates is not None else firing_rates(net, options)
-    g = slice_graph(net, part, t, rates)
     dem_c, dem_s = slice_demands(part, t)
     cap = chip_capacity(t, grid)
+    S = len(part.slices)
+    if int(dem_c.sum()) > int(cap.sum()):
+        # More cores than the board has: no placement can succeed and the resource check will
+        # say so. Skip the slice graph, which grows as slices squared (0.1 billion pairs, >10 GB,
+        # for the full microcircuit on a Loihi 2 board), and fill the board sPyNNaker's way.
+        base = spynnaker_style_placement(part, t, grid)
+        g = empty_slice_graph(S)
+        none = traffic(g, base, grid, t.family)
+        return PlacementResult(base, _cores_on_chips(base, dem_c, S), grid, g, 0.0, 0.0, none, none,
+                               np.flatnonzero(base < 0), "spynnaker_style (the slices exceed the board)")
+    rates = rates if rates is not None else firing_rates(net, options)
+    g = slice_graph(net, part, t, rates)
     sdram_cap = float(t.sdram_bytes) if t.sdram_bytes is not None else np.inf
     base = spynnaker_style_placement(part, t, grid)
-    S = len(part.slices)
     seed32 = int(seed) & 0x7FFFFFFF
     starts = {"recursive_bisection": _recursive_bisection(g, grid, dem_c, dem_s, cap, sdram_cap, seed32)}
     if S and g.weights.nnz:
@@ -761,13 +770,25 @@ def place_slices(net: Network, part: Partition, t: Target, seed: int, options: d
             best = key
     _, neg_cost, method, chip_of = best
     cost = -neg_cost
+    core_of = _cores_on_chips(chip_of, dem_c, S)
+    return PlacementResult(chip_of, core_of, grid, g, cost, cost_base, traffic(g, chip_of, grid, t.family),
+                           traffic(g, base, grid, t.family), np.flatnonzero(chip_of < 0), method)
+
+
+def _cores_on_chips(chip_of: np.ndarray, dem_c: np.ndarray, S: int) -> np.ndarray:
+    """First core of each slice: slices fill their chip in slice order."""
     core_of = np.full(S, -1, dtype=np.int64)
     for c in np.unique(chip_of[chip_of >= 0]):
         members = np.flatnonzero(chip_of == c)
-        cores = np.concatenate([[0], np.cumsum(dem_c[members])[:-1]])
-        core_of[members] = cores
-    return PlacementResult(chip_of, core_of, grid, g, cost, cost_base, traffic(g, chip_of, grid, t.family),
-                           traffic(g, base, grid, t.family), np.flatnonzero(chip_of < 0), method)
+        core_of[members] = np.concatenate([[0], np.cumsum(dem_c[members])[:-1]])
+    return core_of
+
+
+def empty_slice_graph(S: int) -> SliceGraph:
+    """A slice graph with no pairs (placement of a partition that cannot fit)."""
+    z = np.zeros(0, dtype=np.int64)
+    ptr = np.zeros(S + 1, dtype=np.int64)
+    return SliceGraph(z, z, np.zeros(0), z, np.zeros(S), sp.csr_matrix((S, S)), ptr, z, ptr.copy(), z)
 
 
 def placement(net: Network, ctx: CompileContext) -> Network:

@@ -65,6 +65,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numba
 import numpy as np
 
 from neurocompile.boards.schema import SpinnakerFormat
@@ -198,10 +199,9 @@ def quantize_spinnaker(net: Network, ctx: CompileContext) -> Network:
         out.populations[pop.name] = clone_population(out.populations[pop.name], annotations=annotations)
         worst = {r: np.zeros(pop.size) for r in RECEPTORS}
         for proj in incoming:
-            new, prec, raw = _quantize_projection(proj, shifts[proj.receptor], fmt, ctx)
+            new, prec = _quantize_projection(proj, shifts[proj.receptor], fmt, ctx, worst[proj.receptor])
             out.projections[proj.name] = new
             records[proj.name] = prec
-            np.add.at(worst[proj.receptor], proj.post_idx, raw.astype(np.float64))
         for r in RECEPTORS:
             n_over = int(np.count_nonzero(worst[r] > max_raw))
             rec[r]["worst_case_slot_sum"] = float(worst[r].max(initial=0.0))
@@ -218,30 +218,59 @@ def quantize_spinnaker(net: Network, ctx: CompileContext) -> Network:
     return out
 
 
-def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx: CompileContext
-                         ) -> tuple[Projection, dict[str, Any], np.ndarray]:
+@numba.njit(cache=True, nogil=True)
+def _quantize_weights(weight, post, scale, lsb, sign, max_raw, w_q, worst):  # pragma: no cover
+    """One pass over a projection: sPyNNaker's uint16 weight rint(|w| x scale) & 0xFFFF (see
+    host.scaled_weights; saturated at max_raw here instead of wrapped), stored back as the value
+    it stands for (float32: exact, raw < 2**16 times a power of two); per post neuron the sum of
+    raw weights (`worst`, exact integers); returns the error and counting statistics."""
+    err_max = 0.0
+    err_sum = 0.0
+    n_nonzero = n_zeroed = n_sat = 0
+    w_max = 0.0
+    small = 0.0
+    for k in range(weight.shape[0]):
+        x = weight[k]
+        scaled = np.rint(abs(x) * scale)
+        raw = max_raw if scaled > max_raw else int(scaled) & 0xFFFF
+        if scaled > max_raw:
+            n_sat += 1
+        q = np.float32(sign * lsb * raw)
+        w_q[k] = q
+        err = abs(np.float64(q) - x)
+        err_sum += err
+        if err > err_max:
+            err_max = err
+        if x != 0:
+            n_nonzero += 1
+            if raw == 0:
+                n_zeroed += 1
+                if abs(x) > small:
+                    small = abs(x)
+        if abs(x) > w_max:
+            w_max = abs(x)
+        worst[post[k]] += raw
+    return err_max, err_sum, n_nonzero, n_zeroed, n_sat, w_max, small
+
+
+def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx: CompileContext,
+                         worst: np.ndarray) -> tuple[Projection, dict[str, Any]]:
+    """The projection with SpiNNaker's weights, its record; adds its raw weights per post neuron
+    into `worst` (the all-arrive-at-once slot sum)."""
     n = proj.n_synapses
     max_raw = 2 ** fmt.weight_bits - 1
     lsb = weight_lsb(shift)
-    stored, scaled = host.scaled_weights(proj.weight, shift)
-    sat = scaled > max_raw             # sPyNNaker would wrap these modulo 2**16; we saturate
-    raw = np.where(sat, max_raw, stored).astype(np.int64)
     sign = -1.0 if proj.receptor == "inhibitory" else 1.0
-    # raw < 2**16 times a power of two: exact in float32, half the memory of the float64 input
-    w_q = (sign * lsb * raw).astype(np.float32)
-    err = np.abs(w_q.astype(np.float64) - proj.weight)
-    nonzero = proj.weight != 0
-    n_nonzero = int(np.count_nonzero(nonzero))
-    n_zeroed = int(np.count_nonzero(nonzero & (raw == 0)))
-    n_sat = int(np.count_nonzero(sat))
-    wmax = float(np.max(np.abs(proj.weight), initial=0.0))
+    w_q = np.empty(n, dtype=np.float32)   # half the memory of the float64 input
+    err_max, err_sum, n_nonzero, n_zeroed, n_sat, wmax, small = _quantize_weights(
+        np.asarray(proj.weight, dtype=np.float64), proj.post_idx, 1.0 / lsb, lsb, sign, max_raw, w_q, worst)
     rec = {
         "n_synapses": n,
-        "max_abs_error": float(err.max(initial=0.0)),
-        "mean_abs_error": float(err.mean()) if n else 0.0,
-        "relative_error": float(err.max(initial=0.0)) / wmax if wmax > 0 else 0.0,
-        "n_zeroed": n_zeroed,
-        "n_saturated": n_sat,
+        "max_abs_error": float(err_max),
+        "mean_abs_error": float(err_sum / n) if n else 0.0,
+        "relative_error": float(err_max) / wmax if wmax > 0 else 0.0,
+        "n_zeroed": int(n_zeroed),
+        "n_saturated": int(n_sat),
         "ring_buffer_shift": int(shift),
         "scale": 1.0 / lsb,
         "lsb_nA": lsb,
@@ -255,7 +284,6 @@ def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx
             f"expected input); hint: give this projection its own post population or receptor, or "
             f"lower the shift with options ring_buffer_shift (larger inputs then saturate)")
     if n_zeroed:
-        small = float(np.max(np.abs(proj.weight[nonzero & (raw == 0)])))
         ctx.warn(f"{owner}: {n_zeroed} of {n_nonzero} nonzero weights become 0 on SpiNNaker (|w| up "
                  f"to {small:.3g} nA is below half the LSB {lsb:.3g} nA of {proj.post!r}'s "
                  f"{proj.receptor} ring buffer, shift {shift}); sPyNNaker drops them silently",
@@ -263,7 +291,7 @@ def _quantize_projection(proj: Projection, shift: int, fmt: SpinnakerFormat, ctx
     if n_sat:
         ctx.warn(f"{owner}: {n_sat} of {n} weights saturate at 0xFFFF units ({max_raw * lsb:.4g} nA; "
                  f"shift {shift}); max relative error {rec['relative_error']:.2%}", proj.name)
-    return clone_projection(proj, weight=w_q), rec, raw
+    return clone_projection(proj, weight=w_q), rec
 
 
 def _check_on_chip_params(pop: Population, net: Network, ctx: CompileContext) -> None:
