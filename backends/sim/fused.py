@@ -69,11 +69,12 @@ class FlatLayout:
     engine's RingBuffers and PreSortedSynapses are views into these arrays.
 
     Each presynaptic row is also sorted by delay (stable; `dptr` marks where each delay starts),
-    so the loop scatters delay by delay: all writes of one delay land in one ring slot of the
-    target population (~175 kB for the microcircuit's L4E) that stays in cache, instead of
-    anywhere in ~66 MB of ring (a random read-modify-write costs ~21 ns here against ~5 ns in
-    cache). Every ring cell still receives its additions in the step loop's order (same
-    projection, then presynaptic neuron, then row order), so floats sum bit-identically."""
+    so the loop scatters delay by delay: one delay's writes land in one ring slot of the target
+    population (~175 kB for the microcircuit's L4E) instead of anywhere in its ~66 MB of rings.
+    Measured at full scale: ~33 instead of ~42 ns per synaptic event (bench/random_access.py
+    shows why not ~5: at this spike rate a slot is rarely hit twice while it is cached). Every
+    ring cell still receives its additions in the step loop's order (same projection, then
+    presynaptic neuron, then row order), so floats sum bit-identically."""
 
     def __init__(self, net: Network, mode: NumericMode, depths: dict[str, dict[Hashable, int]]) -> None:
         self.ring_of: dict[tuple[str, Hashable], int] = {}
