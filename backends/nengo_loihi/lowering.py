@@ -83,7 +83,7 @@ def _synapses(proj: Any, n_pre: int, n_post: int) -> list[Any]:
     """Synapse objects (one per multapse rank) with the emulator's integer weights."""
     import scipy.sparse
     from nengo_loihi.block import Synapse
-    from nengo_loihi.builder.discretize import array_to_int, discretize_weights
+    from nengo_loihi.builder.discretize import discretize_weights
 
     from neurocompile.targets.loihi1.arith import weight_bits_index
 
@@ -104,10 +104,14 @@ def _synapses(proj: Any, n_pre: int, n_post: int) -> list[Any]:
         syn.set_weights(mat)
         syn.format(weight_exp=int(proj.attrs.get("weight_exp", 0)),
                    weight_bits=weight_bits_index(int(proj.attrs.get("num_weight_bits", 8))))
+        # discretize_weights is elementwise: one call on all rows (as discretize_synapse makes one
+        # per row), then back into the per-axon int32 rows the emulator reads
+        flat = np.concatenate([w.ravel() for w in syn.weights]) if syn.weights else np.zeros(0, np.float32)
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")   # "Lost %d extra bits in weight rounding" (weight_exp < -s)
-            for w in syn.weights:
-                array_to_int(w, discretize_weights(syn.synapse_cfg, w))
+            ints = discretize_weights(syn.synapse_cfg, flat)
+        bounds = np.cumsum([w.size for w in syn.weights])[:-1]
+        syn.weights = [r.reshape(w.shape) for r, w in zip(np.split(ints.astype(np.int32), bounds), syn.weights)]
         out.append(syn)
     return out
 
