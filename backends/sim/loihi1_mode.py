@@ -18,7 +18,9 @@ from typing import Hashable
 
 import numpy as np
 
+from neurocompile.backends.sim.loihi2_mode import Loihi2Synapses
 from neurocompile.backends.sim.modes import NeuronGroup, NumericMode
+from neurocompile.backends.sim.propagation import PreSortedSynapses
 from neurocompile.errors import ModelError
 from neurocompile.ir.network import Network, Population, Projection
 from neurocompile.targets.loihi1.arith import (DECAY_UNITY, V_LIMIT, WEIGHT_BITS_MAP, WEIGHT_EXP_RANGE,
@@ -49,6 +51,13 @@ class Loihi1LIFGroup(NeuronGroup):
         k = compartment_step(self.u, self.v, self.ref, q, self.u_keep, self.v_keep, self.bias,
                              self.vth_eff, self.refract, -V_LIMIT, V_LIMIT, self._out)
         return self._out[:k].copy()
+
+
+class Loihi1Synapses(Loihi2Synapses):
+    """The loihi2 mode's compact CSR scatter, with int32 values: one spike adds up to
+    127 << 14 << 6 = 2**27 (8-bit weight at weight_exp 7), beyond int16."""
+
+    weight_dtype = np.int32
 
 
 class Loihi1Mode(NumericMode):
@@ -87,6 +96,9 @@ class Loihi1Mode(NumericMode):
         """What one spike adds to the compartment input (nengo-loihi's discretize_weights)."""
         return synaptic_input(proj.weight, int(proj.attrs.get("weight_exp", 0)),
                               int(proj.attrs.get("num_weight_bits", 8)))
+
+    def build_synapses(self, proj: Projection, n_pre: int, n_post: int) -> PreSortedSynapses:
+        return Loihi1Synapses.build(proj, n_pre, self.synapse_values(proj), n_post)
 
     def make_group(self, pop: Population, incoming: list[Projection], net: Network) -> NeuronGroup:
         return Loihi1LIFGroup(pop)
