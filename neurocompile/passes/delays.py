@@ -60,6 +60,9 @@ Relay neurons must fire exactly once per input spike, in the step the input arri
   its pre neuron spikes at most once per step); ``v`` is 0 at the start of every step (it is reset
   on a spike and never set otherwise), so ``v = 0*(4096-dv)>>12 + u = a << 6`` and
   ``v > vth << 6 = 0`` iff an input arrived. Exactly one spike per input spike, same step.
+* ``loihi1_lif`` relay: the same parameters with ``refract_delay = 0`` (no refractory step) and the
+  largest mixed-sign weight (254 at 8 bits: Loihi 1 synapses are always mixed sign); nengo-loihi's
+  emulator decays u and v the same way, so the same proof holds.
 * ``lif_curr_exp`` relay (:func:`float_relay_params`, for float networks legalized before
   quantization): ``tau_m = dt``, ``tau_syn = max(dt/10, 1e-3 ms)``, ``v_rest = v_reset = 0``,
   ``v_thresh = 1 mV``, no refractory period, weight ``2 / p21`` nA (an arrival raises V by >= 2 mV
