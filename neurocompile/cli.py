@@ -265,7 +265,7 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
                    f"[default: {DEFAULT_BOARD}; for a compiled directory, the board it was compiled for].")
 @click.option("--backend", default="sim", show_default=True, help="Backend plugin that runs the network.")
 @click.option("--mode", default=None,
-              help="Numeric mode of the sim backend: float (unquantized reference), loihi2, spinnaker; "
+              help="Numeric mode of the sim backend: float (unquantized reference), loihi1, loihi2, spinnaker; "
                    "default: the board's number format.")
 @click.option("--steps", type=click.IntRange(min=1, max=10_000_000), default=1000, show_default=True,
               help="Timesteps to run.")

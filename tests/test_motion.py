@@ -145,7 +145,9 @@ def test_build_returns_a_valid_network_that_fits_every_board(ci, tmp_path):
         except BoardError:  # a board file being edited elsewhere is not this model's concern
             continue
         assert board.delays.min_steps <= delays.min(), board.name
-        assert delays.max() <= board.delays.max_steps_in_core, board.name
+        # except Loihi 1, whose nengo-loihi model delivers in one step only: relays, within reach
+        reach = board.delays.max_steps_extended if board.family == "loihi1" else board.delays.max_steps_in_core
+        assert delays.max() <= reach, board.name
         families.add(board.family)
     assert {"spinnaker", "loihi2"} <= families, families
     kept = meta["weights_kept"] / meta["weights_total"]

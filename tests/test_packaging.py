@@ -28,7 +28,7 @@ def test_every_package_directory_is_listed_in_pyproject():
 
 
 def test_plugins_are_registered_by_entry_points():
-    assert {"sim", "lava"} <= set(backend_names())
+    assert {"sim", "lava", "nengo_loihi"} <= set(backend_names())
     models = model_entries()
     assert {"synfire", "ca3"} <= set(models)
     assert all(m.summary for m in models.values())  # `neurocompile models` shows a description

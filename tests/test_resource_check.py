@@ -92,7 +92,7 @@ def test_delays_too_long_loihi():
     net.add_projection("a", "b", np.arange(10), np.arange(10), 1.0, 300, name="a_to_b")
     msg = _fails(net, "loihi1-nahuku-32")
     assert ("projection 'a_to_b' into population 'b' neuron 0 (and 9 more neurons) needs 300 steps of delay on "
-            "one core even alone but loihi1-nahuku-32 allows 252 per core; hint:") in msg
+            "one core even alone but loihi1-nahuku-32 allows 64 per core; hint:") in msg
 
 
 def test_delays_too_long_spinnaker_even_at_one_neuron_per_core():

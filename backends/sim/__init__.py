@@ -5,6 +5,7 @@ from typing import Any, Callable
 
 from neurocompile.backends.sim.engine import SimResult, Simulation
 from neurocompile.backends.sim.float_mode import FloatMode
+from neurocompile.backends.sim.loihi1_mode import Loihi1Mode
 from neurocompile.backends.sim.loihi2_mode import Loihi2Mode
 from neurocompile.backends.sim.loihi2_stdp import Loihi2PairSTDP  # noqa: F401 (declares its mode)
 from neurocompile.backends.sim.modes import NumericMode
@@ -13,7 +14,8 @@ from neurocompile.backends.sim.spinnaker_stdp import SpinnakerPairSTDP  # noqa: 
 from neurocompile.errors import ModelError
 from neurocompile.plugins import Backend, Runner, Supports
 
-MODES: dict[str, type[NumericMode]] = {"float": FloatMode, "loihi2": Loihi2Mode, "spinnaker": SpinnakerMode}
+MODES: dict[str, type[NumericMode]] = {"float": FloatMode, "loihi1": Loihi1Mode, "loihi2": Loihi2Mode,
+                                       "spinnaker": SpinnakerMode}
 
 
 def mode_for(net: Any, board: Any, requested: str | None) -> NumericMode:

@@ -143,6 +143,8 @@ class Loihi2Synapses(PreSortedSynapses):
     [-256, 255] after clip_weights), rows
     sorted by post, and a scatter without a per-event modulo."""
 
+    weight_dtype: type = np.int16   # Lava's weights after clip_weights; the loihi1 mode widens it
+
     @classmethod
     def build(cls, proj: Projection, n_pre: int, weight: np.ndarray,
               n_post: int = 2**31) -> "Loihi2Synapses":
@@ -152,7 +154,7 @@ class Loihi2Synapses(PreSortedSynapses):
         delay = proj.delay[order].astype(np.int64)
         post_dtype = np.uint16 if n_post <= 2**16 else np.int32  # fewer bytes streamed per event
         syn = cls(indptr, proj.post_idx[order].astype(post_dtype),
-                  np.ascontiguousarray(np.asarray(weight)[order], dtype=np.int16), delay, order)
+                  np.ascontiguousarray(np.asarray(weight)[order], dtype=cls.weight_dtype), delay, order)
         single = delay.size == 0 or delay.min() == delay.max()
         syn.const_delay = int(delay[0]) if delay.size and single else (1 if single else None)
         syn.delay32 = None if single else delay.astype(np.int32)

@@ -81,6 +81,31 @@ LOIHI2_LIF = NeuronModel(
     integer_weights=True,
 )
 
+# Integer parameters as nengo-loihi 1.1's emulator runs a Loihi 1 compartment
+# (neurocompile/targets/loihi1/arith.py): 12-bit decays, 13-bit signed bias mantissa with exponent
+# 0..7, 17-bit vth mantissa, a native refractory delay; weights act per synapse (Wgt << weight_exp).
+LOIHI1_LIF = NeuronModel(
+    name="loihi1_lif",
+    doc="Loihi 1 fixed-point CUBA LIF, parameters as nengo-loihi's emulator runs a compartment.",
+    params={
+        "du": ParamSpec(0, "1/4096", 0, 4095, True, "current decay"),
+        "dv": ParamSpec(0, "1/4096", 0, 4095, True, "voltage decay"),
+        "bias_mant": ParamSpec(0, "", -(2**12) + 1, 2**12 - 1, True, "bias mantissa (|m| <= 4095)"),
+        "bias_exp": ParamSpec(0, "", 0, 7, True, "bias exponent: bias = bias_mant << bias_exp"),
+        "vth": ParamSpec(10, "", 0, 2**17 - 1, True, "threshold mantissa; threshold = vth << 6"),
+        "refract_delay": ParamSpec(1, "steps", 0, 63, True,
+                                   "refractDelay: v held at 0 for refract_delay - 1 steps after a spike"),
+        "u_init": ParamSpec(0, "", -(2**23), 2**23 - 1, True, "initial current"),
+        "v_init": ParamSpec(0, "", -(2**23) + 1, 2**23 - 1, True, "initial voltage"),
+    },
+    receptors=("input",),
+    projection_params={
+        "weight_exp": ParamSpec(0, "", -7, 7, True, "per-synapse shift: input = Wgt << weight_exp"),
+        "num_weight_bits": ParamSpec(8, "", 1, 8, True, "weight precision (1..6 or 8), mixed sign"),
+    },
+    integer_weights=True,
+)
+
 SPIKE_ARRAY = NeuronModel(
     name="spike_array",
     doc="Emits spikes at given timesteps (per neuron lists stored as CSR: spike_indptr/spike_steps).",
@@ -111,7 +136,7 @@ POISSON_FAST = NeuronModel(
 )
 
 BUILTIN_MODELS: dict[str, NeuronModel] = {
-    m.name: m for m in (LIF_CURR_EXP, LOIHI2_LIF, SPIKE_ARRAY, POISSON, POISSON_FAST)
+    m.name: m for m in (LIF_CURR_EXP, LOIHI2_LIF, LOIHI1_LIF, SPIKE_ARRAY, POISSON, POISSON_FAST)
 }
 
 

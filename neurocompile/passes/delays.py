@@ -60,6 +60,9 @@ Relay neurons must fire exactly once per input spike, in the step the input arri
   its pre neuron spikes at most once per step); ``v`` is 0 at the start of every step (it is reset
   on a spike and never set otherwise), so ``v = 0*(4096-dv)>>12 + u = a << 6`` and
   ``v > vth << 6 = 0`` iff an input arrived. Exactly one spike per input spike, same step.
+* ``loihi1_lif`` relay: the same parameters with ``refract_delay = 0`` (no refractory step) and the
+  largest mixed-sign weight (254 at 8 bits: Loihi 1 synapses are always mixed sign); nengo-loihi's
+  emulator decays u and v the same way, so the same proof holds.
 * ``lif_curr_exp`` relay (:func:`float_relay_params`, for float networks legalized before
   quantization): ``tau_m = dt``, ``tau_syn = max(dt/10, 1e-3 ms)``, ``v_rest = v_reset = 0``,
   ``v_thresh = 1 mV``, no refractory period, weight ``2 / p21`` nA (an arrival raises V by >= 2 mV
@@ -96,15 +99,23 @@ SPYNNAKER_DELAY_EXTENSION_MAX_SLOTS = 8
 # ------------------------------------------------------------------------------------------------
 # Relay neurons
 # ------------------------------------------------------------------------------------------------
-def loihi_relay_weight(fmt: LoihiFormat) -> int:
-    """Largest weight Lava keeps unchanged in excitatory sign mode (clip to 255, drop 8-nwb bits)."""
-    k = 8 - int(fmt.weight_bits)
+def loihi_relay_weight(fmt: LoihiFormat, mixed: bool = False) -> int:
+    """Largest weight Lava keeps unchanged in excitatory sign mode (clip to 255, drop 8-nwb bits);
+    with `mixed` (Loihi 1's only synapse format) one more low bit is dropped."""
+    k = 8 - int(fmt.weight_bits) + int(mixed)
     return (255 >> k) << k
 
 
-def loihi_relay_params() -> dict[str, int]:
-    """loihi2_lif parameters of a relay neuron (proof of 'one spike per input' in the docstring)."""
-    return {"du": 4095, "dv": 4095, "vth": 0, "bias_mant": 0, "bias_exp": 0, "u_init": 0, "v_init": 0}
+LOIHI_RELAY_MODELS = ("loihi2_lif", "loihi1_lif")
+
+
+def loihi_relay_params(model: str = "loihi2_lif") -> dict[str, int]:
+    """Relay neuron parameters (proof of 'one spike per input' in the docstring; the same holds for
+    loihi1_lif, whose refract_delay 0 adds no refractory step)."""
+    out = {"du": 4095, "dv": 4095, "vth": 0, "bias_mant": 0, "bias_exp": 0, "u_init": 0, "v_init": 0}
+    if model == "loihi1_lif":
+        out["refract_delay"] = 0
+    return out
 
 
 def float_relay_params(dt_ms: float) -> tuple[dict[str, float], float]:
@@ -236,13 +247,14 @@ def _insert_relays(net: Network, ctx: CompileContext, long_projs: list[Projectio
                              f"{D} steps cannot be split through relay neurons on {board.name}: the "
                              f"rule would pair the relay's spike ({D}+ steps late) instead of the "
                              f"pre neuron's; shorten the delays to <= {D} steps or increase dt_ms")
-    loihi_relays = any(p.model == "loihi2_lif" for p in net.populations.values())
+    loihi_models = [p.model for p in net.populations.values() if p.model in LOIHI_RELAY_MODELS]
     fmt = board.number_format
-    if loihi_relays:
+    if loihi_models:
+        relay_model = loihi_models[0]
         if not isinstance(fmt, LoihiFormat):
-            raise ModelError(f"board {board.name}: loihi2_lif relay neurons need a Loihi number format")
-        relay_model, relay_params = "loihi2_lif", loihi_relay_params()
-        relay_w: float = float(loihi_relay_weight(fmt))
+            raise ModelError(f"board {board.name}: {relay_model} relay neurons need a Loihi number format")
+        relay_params = loihi_relay_params(relay_model)
+        relay_w: float = float(loihi_relay_weight(fmt, mixed=relay_model == "loihi1_lif"))
         relay_receptor = "input"
         relay_attrs = {"weight_exp": 0, "num_weight_bits": int(fmt.weight_bits)}
     else:

@@ -9,8 +9,8 @@ picks a package.
 
     neurocompile/targets/spinnaker/   sPyNNaker 1!7.4.1 (fixed.py, weights.py, quantize.py, ...)
     neurocompile/targets/loihi2/      Lava 0.10 Loihi 2 (arith.py, quantize.py, refractory.py, ...)
-
-Loihi 1 boards use the Loihi 2 lowering until a Loihi 1 family exists (the quantizer warns).
+    neurocompile/targets/loihi1/      nengo-loihi 1.1 Loihi 1 (arith.py, quantize.py; resources and
+                                      routing imported from loihi2)
 """
 from __future__ import annotations
 
@@ -91,7 +91,7 @@ class TargetFamily(ABC):
 _FAMILY_MODULES = {
     "spinnaker": ("neurocompile.targets.spinnaker", "SPINNAKER"),
     "loihi2": ("neurocompile.targets.loihi2", "LOIHI2"),
-    "loihi1": ("neurocompile.targets.loihi2", "LOIHI2"),   # until a Loihi 1 family exists
+    "loihi1": ("neurocompile.targets.loihi1", "LOIHI1"),
 }
 
 

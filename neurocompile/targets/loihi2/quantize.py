@@ -123,6 +123,7 @@ canonical Loihi relay (``delays.loihi_relay_params``) whatever their float param
 from __future__ import annotations
 
 import math
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
@@ -143,6 +144,26 @@ COARSE_VTH = 64        # warn when the threshold is fewer input units than this
 U_MARGIN = 1.0 - 2.0 ** -8
 V_HEADROOM_BITS = 3    # default: the threshold uses at most 1/8 of v's range (room below rest)
 LAVA_MAX_WEIGHT_BITS = 8  # weightutils.clip_weights(num_bits=8), truncate_weights(max_num_weight_bits=8)
+
+
+@dataclass(frozen=True)
+class LoihiChip:
+    """What differs between the Loihi generations this lowering serves (the rest is shared).
+
+    Loihi 1 (targets/loihi1) reuses this pass with its own chip: native refractory delay,
+    mixed-sign synapses only, weight_exp applied per synapse and a 21-bit input accumulator.
+    """
+
+    number_format: str = "loihi2"
+    model: str = "loihi2_lif"
+    native_refractory: bool = False   # a refract_delay parameter instead of emulation
+    mixed_only: bool = False          # every synapse format is mixed sign (no sign modes)
+    per_synapse_exp: bool = False     # weight_exp shifts each synapse, not the step's sum
+    accum_bits: int | None = None     # per-step synaptic accumulator (bits + sign) that must not wrap
+    name: str = "Loihi 2"
+
+
+LOIHI2_CHIP = LoihiChip()
 
 
 # ------------------------------------------------------------------------------------------------
@@ -176,17 +197,20 @@ def quantize_mantissas(a: np.ndarray, exp: int, num_weight_bits: int, mode: str)
 
 
 def quantize_weights(a: np.ndarray, fmt: LoihiFormat, exp: int | None = None,
-                     exp_min: int | None = None) -> tuple[np.ndarray, int, str, int]:
+                     exp_min: int | None = None, chip: LoihiChip = LOIHI2_CHIP
+                     ) -> tuple[np.ndarray, int, str, int]:
     """Input units `a` -> (mantissas, weight_exp, sign mode, n_saturated) for board format `fmt`.
 
     `exp` fixes the exponent; else the smallest in [exp_min (default the board's), weight_exp_max]
     at which the largest weight fits is taken.
     """
     a = np.asarray(a, dtype=np.float64)
-    mode = sign_mode(a)
+    mode = "mixed" if chip.mixed_only else sign_mode(a)
     nwb = int(fmt.weight_bits)
     if exp is None:
         lo = fmt.weight_exp_min if exp_min is None else max(int(exp_min), fmt.weight_exp_min)
+        if chip.per_synapse_exp:  # below -k a per-synapse shift only drops mantissa bits
+            lo = max(lo, -weight_grid(nwb, mode)[0])
         exp = choose_weight_exp(float(np.max(np.abs(a), initial=0.0)), nwb, mode,
                                 min(lo, fmt.weight_exp_max), fmt.weight_exp_max)
     m, n_sat = quantize_mantissas(a, exp, nwb, mode)
@@ -257,8 +281,8 @@ class _PopPlan:
     """Everything needed to lower one lif_curr_exp population."""
 
     def __init__(self, pop: Population, incoming: list[Projection], net: Network, ctx: CompileContext,
-                 fmt: LoihiFormat) -> None:
-        self.pop, self.name, self.dt = pop, pop.name, net.dt_ms
+                 fmt: LoihiFormat, chip: LoihiChip = LOIHI2_CHIP) -> None:
+        self.pop, self.name, self.dt, self.chip = pop, pop.name, net.dt_ms, chip
         self.state_bits = int(fmt.state_bits)
         opts = ctx.options
         accept = set(opts.get("loihi_accept", ()))
@@ -277,13 +301,23 @@ class _PopPlan:
         if bad.any():
             i = int(np.argmax(bad))
             msg = (f"{owner}: v_reset ({vr[i]:g} mV) differs from v_rest ({self.v_rest[i]:g} mV) for "
-                   f"{int(bad.sum())} neuron(s); Loihi 2's LIF resets v to 0, which is v_rest")
+                   f"{int(bad.sum())} neuron(s); {chip.name}'s LIF resets v to 0, which is v_rest")
             if "v_reset" not in accept:
                 raise ModelError(msg + "; set v_reset = v_rest, or pass "
                                        "options loihi_accept={'v_reset'} to reset to v_rest")
             ctx.warn(msg + ": resetting to v_rest (accepted by options loihi_accept)", pop.name)
         ref = np.round(p("tau_refrac") / self.dt).astype(np.int64)
         self.refractory_steps = 0
+        self.refract_delay = ref + 1      # Loihi 1: held for refract_delay - 1 steps (nengo configure_lif)
+        if chip.native_refractory:
+            from neurocompile.ir.neuron_models import get_neuron_model
+            top = int(get_neuron_model(chip.model).params["refract_delay"].high)
+            if int(self.refract_delay.max()) > top:
+                i = int(np.argmax(self.refract_delay))
+                raise ModelError(f"{owner}: tau_refrac = {float(p('tau_refrac')[i]):g} ms is {int(ref[i])} "
+                                 f"steps at dt_ms={self.dt:g} (neuron {i}); {chip.name}'s refract_delay "
+                                 f"holds at most {top - 1} refractory steps; increase dt_ms")
+            ref = np.zeros_like(ref)      # native: nothing to emulate
         if np.any(ref >= 1):
             how = "drop" if "tau_refrac" in accept else opts.get("loihi_refractory", "emulate")
             if how not in ("emulate", "drop", "error"):
@@ -318,7 +352,7 @@ class _PopPlan:
             tau_s = ti
         elif len(used) == 2 and not np.allclose(te, ti, rtol=1e-12, atol=0):
             raise ModelError(f"{owner}: tau_syn_E ({float(te.mean()):g} ms) != tau_syn_I "
-                             f"({float(ti.mean()):g} ms) and both receptors receive synapses; a Loihi 2 "
+                             f"({float(ti.mean()):g} ms) and both receptors receive synapses; a {chip.name} "
                              f"LIF compartment has one synaptic current. Make them equal, or choose one "
                              f"with options tau_syn={{{pop.name!r}: ms}}")
         else:
@@ -353,7 +387,7 @@ class _PopPlan:
                              for pr in incoming if pr.n_synapses), default=0.0)
 
         # Scale limits (state units per mV).
-        k_any, j_any = weight_grid(fmt.weight_bits, "excitatory")
+        k_any, j_any = weight_grid(fmt.weight_bits, "mixed" if chip.mixed_only else "excitatory")
         theta_max = float(theta.max())
         headroom = opts.get("loihi_v_headroom_bits", V_HEADROOM_BITS)
         if not (isinstance(headroom, (int, np.integer)) and 0 <= headroom < fmt.vth_mantissa_bits):
@@ -364,6 +398,11 @@ class _PopPlan:
         u_cap = (2 ** (fmt.state_bits - 1) - 1) * U_MARGIN
         if self.u_bound_mv > 0:
             limits["input_bound"] = u_cap / self.u_bound_mv
+        step_mv = float(np.max(np.maximum(exc, inh), initial=0.0))
+        if chip.accum_bits is not None and step_mv > 0:   # one step's summed input must not wrap
+            limits["accumulator"] = (2 ** chip.accum_bits - 1) * U_MARGIN / step_mv
+        if chip.accum_bits is not None and self.u_bound_mv > 0:  # u + bias wraps too (Loihi 1)
+            limits["input_bound"] = u_cap / (self.u_bound_mv + float(np.max(np.abs(self.bias_mv), initial=0.0)))
         if self.refractory_steps:
             du0, dv0 = np.unique(self.du), np.unique(self.dv)
             if du0.size > 1 or dv0.size > 1:
@@ -423,9 +462,12 @@ class _PopPlan:
         self.v_init_q = np.clip(np.rint((self.v_init - self.v_rest) * self.S), -smax, smax).astype(np.int64)
 
     def params(self) -> dict[str, Any]:
-        return {"du": _compact(self.du), "dv": _compact(self.dv), "vth": _compact(self.vth),
-                "bias_mant": _compact(self.bias_mant), "bias_exp": _compact(self.bias_exp),
-                "u_init": 0, "v_init": _compact(self.v_init_q)}
+        out = {"du": _compact(self.du), "dv": _compact(self.dv), "vth": _compact(self.vth),
+               "bias_mant": _compact(self.bias_mant), "bias_exp": _compact(self.bias_exp),
+               "u_init": 0, "v_init": _compact(self.v_init_q)}
+        if self.chip.native_refractory:
+            out["refract_delay"] = _compact(self.refract_delay)
+        return out
 
     def record(self, ctx: CompileContext, tol: float) -> dict[str, Any]:
         dt = self.dt
@@ -474,15 +516,12 @@ def _as_json(arr: np.ndarray) -> Any:
 # ------------------------------------------------------------------------------------------------
 # The pass
 # ------------------------------------------------------------------------------------------------
-def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
-    """Lower lif_curr_exp populations and their projections to loihi2_lif (a new network)."""
+def quantize_loihi(net: Network, ctx: CompileContext, chip: LoihiChip = LOIHI2_CHIP) -> Network:
+    """Lower lif_curr_exp populations and their projections to `chip.model` (a new network)."""
     fmt = ctx.board.number_format
     if not isinstance(fmt, LoihiFormat):
         raise ModelError(f"board {ctx.board.name} ({ctx.board.family}) has no Loihi number format; "
                          f"quantize_loihi needs a Loihi board")
-    if ctx.board.family != "loihi2":
-        ctx.warn(f"board {ctx.board.name} is {ctx.board.family}: lowering to Lava's Loihi 2 LIF "
-                 f"(loihi2_lif) with this board's number format")
     tol = float(ctx.options.get("loihi_param_tolerance", 0.01))
     exp_overrides: dict[str, int] = dict(ctx.options.get("weight_exp", {}))
     exp_floor = ctx.options.get("weight_exp_min")
@@ -503,21 +542,22 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
     pop_records = ctx.quantization.populations
     for pop in net.populations.values():
         model = pop.neuron_model
-        if model.is_source or pop.model == "loihi2_lif":
+        if model.is_source or pop.model == chip.model:
             continue
         if pop.model != "lif_curr_exp":
             raise ModelError(f"population {pop.name!r}: quantize_loihi lowers lif_curr_exp only, "
                              f"not {pop.model!r}")
         incoming = list(net.projections_into(pop.name))
         if is_relay(pop):
-            out.populations[pop.name] = clone_population(pop, model="loihi2_lif", params=loihi_relay_params())
-            pop_records[pop.name] = {"relay": True, **loihi_relay_params()}
+            relay = loihi_relay_params(chip.model)
+            out.populations[pop.name] = clone_population(pop, model=chip.model, params=relay)
+            pop_records[pop.name] = {"relay": True, **relay}
             continue
-        plan = _PopPlan(_rest_at_reset(pop, ctx), incoming, net, ctx, fmt)
+        plan = _PopPlan(_rest_at_reset(pop, ctx), incoming, net, ctx, fmt, chip)
         plans[pop.name] = plan
         annotations = dict(out.populations[pop.name].annotations)
         annotations["loihi_voltage_scale"] = plan.S
-        out.populations[pop.name] = clone_population(pop, model="loihi2_lif", params=plan.params(),
+        out.populations[pop.name] = clone_population(pop, model=chip.model, params=plan.params(),
                                                      annotations=annotations)
         pop_records[pop.name] = plan.record(ctx, tol)
         ctx.info(f"population {pop.name!r}: {plan.S:.6g} state units per mV (limited by "
@@ -528,7 +568,7 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
     for proj in net.projections.values():
         post = net.populations[proj.post]
         if is_relay(post) and post.model == "lif_curr_exp":
-            w = np.full(proj.n_synapses, float(loihi_relay_weight(fmt)))
+            w = np.full(proj.n_synapses, float(loihi_relay_weight(fmt, chip.mixed_only)))
             out.projections[proj.name] = clone_projection(
                 proj, weight=w, receptor="input",
                 attrs={"weight_exp": 0, "num_weight_bits": int(fmt.weight_bits)})
@@ -541,14 +581,14 @@ def quantize_loihi(net: Network, ctx: CompileContext) -> Network:
                 raise ModelError(f"projection {proj.name!r}: options weight_exp {e!r} must be an integer "
                                  f"in {fmt.weight_exp_min}..{fmt.weight_exp_max} ({ctx.board.name})")
         out.projections[proj.name], records[proj.name] = _quantize_projection(
-            proj, plans[proj.post], fmt, exp_overrides.get(proj.name), ctx, exp_floor)
+            proj, plans[proj.post], fmt, exp_overrides.get(proj.name), ctx, exp_floor, chip)
     for name, plan in plans.items():
         if plan.refractory_steps:
             pop_records[name]["refractory_emulation"] = _add_refractory_emulation(out, plan, fmt, ctx)
     for name, plan in plans.items():
         _floor_bias_check(plan, [records[p.name] for p in net.projections_into(name) if p.name in records],
                           pop_records[name], ctx, tol)
-    out.number_format = "loihi2"
+    out.number_format = chip.number_format
     return out
 
 
@@ -588,7 +628,7 @@ def _floor_bias_check(plan: _PopPlan, recs: list[dict[str, Any]], pop_rec: dict[
     u accumulates that with gain 4096/(du+1) and v with gain 4096/dv, relative to the threshold
     64 vth + 1. This is a worst case (input every step); the mean loss is about half.
     """
-    n_neg = sum(1 for r in recs if r["weight_exp"] < 0 and r["n_synapses"])
+    n_neg = 0 if plan.chip.per_synapse_exp else sum(1 for r in recs if r["weight_exp"] < 0 and r["n_synapses"])
     if not n_neg:
         pop_rec["floor_bias_bound_rel_threshold"] = 0.0
         return
@@ -632,15 +672,23 @@ def _add_refractory_emulation(out: Network, plan: _PopPlan, fmt: LoihiFormat,
 
 
 def _quantize_projection(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp: int | None,
-                         ctx: CompileContext, exp_floor: int | None = None
-                         ) -> tuple[Projection, dict[str, Any]]:
+                         ctx: CompileContext, exp_floor: int | None = None,
+                         chip: LoihiChip = LOIHI2_CHIP) -> tuple[Projection, dict[str, Any]]:
     if proj.plasticity is not None:
+        if chip.per_synapse_exp:
+            raise ModelError(f"projection {proj.name!r} is plastic (pair STDP); the {chip.name} "
+                             f"lowering has no STDP: nengo-loihi's emulator, the only public model of "
+                             f"the chip, implements PES learning only")
         return _quantize_plastic(proj, plan, fmt, exp, ctx, exp_floor)
     n = proj.n_synapses
     unit_mv = IN_UNIT / plan.S                    # mV per input unit
     p21 = plan.p21[proj.post_idx] if n else np.zeros(0)
     a = proj.weight * p21 / unit_mv               # input units per spike
-    m, e, mode, n_sat = quantize_weights(a, fmt, exp, exp_floor)
+    if chip.per_synapse_exp and exp is not None and exp < -weight_grid(fmt.weight_bits, "mixed")[0]:
+        raise ModelError(f"projection {proj.name!r}: options weight_exp {exp} is below "
+                         f"{-weight_grid(fmt.weight_bits, 'mixed')[0]}; on {chip.name} the exponent "
+                         f"shifts each {fmt.weight_bits}-bit weight, so it would drop mantissa bits")
+    m, e, mode, n_sat = quantize_weights(a, fmt, exp, exp_floor, chip)
     k, _ = weight_grid(fmt.weight_bits, mode)
     w_q = m * 2.0 ** e * unit_mv / p21 if n else np.zeros(0)
     err = np.abs(w_q - proj.weight)
@@ -664,7 +712,8 @@ def _quantize_projection(proj: Projection, plan: _PopPlan, fmt: LoihiFormat, exp
         "voltage_scale": plan.S,
         "weight_lsb_nA": float(2.0 ** (e + k) * unit_mv / float(np.mean(p21))) if n else 0.0,
         "n_below_input_unit": int(np.count_nonzero(below)),
-        "sum_floor_error_nA": float(unit_mv / float(np.min(p21))) if (n and e < 0) else 0.0,
+        "sum_floor_error_nA": (float(unit_mv / float(np.min(p21))) if (n and e < 0 and not chip.per_synapse_exp)
+                               else 0.0),
         "exp_source": "override" if exp is not None else "auto",
     }
     owner = f"projection {proj.name!r}"
