@@ -20,6 +20,17 @@ def pytest_configure(config):
         os.environ["MPLCONFIGDIR"] = str(factory.getbasetemp() / "mplconfig")
 
 
+@pytest.hookimpl(tryfirst=True)
+def pytest_sessionstart(session):
+    """A CI runner started as a background job of a non-interactive shell inherits SIGINT
+    ignored, and so would every CLI process the tests interrupt with SIGINT (an ignored signal
+    survives exec): give this process Python's normal handler, which exec resets to the default."""
+    import signal
+
+    if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+        signal.signal(signal.SIGINT, signal.default_int_handler)
+
+
 @pytest.fixture(scope="session", autouse=True)
 def isolated_cache(tmp_path_factory):
     """The whole session (and every CLI subprocess it starts) caches trained weights, and anything
