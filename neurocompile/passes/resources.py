@@ -198,6 +198,18 @@ def group_by_part(post, label, n_parts):
 
 
 @numba.njit(cache=True)
+def _row_bits(m, bpw, blk, hdr, word):  # pragma: no cover - compiled
+    """Bits of one pre neuron's row of m synapses into one part: blocks of `blk` synapses of
+    `bpw` bits plus a header, each rounded up to whole words."""
+    nfull = m // blk
+    rem = m - nfull * blk
+    bits = nfull * (((blk * bpw + hdr + word - 1) // word) * word)
+    if rem > 0:
+        bits += ((rem * bpw + hdr + word - 1) // word) * word
+    return bits
+
+
+@numba.njit(cache=True)
 def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_part,
                      blk, hdr, word, want_out):
     """Per post part: synapses, distinct pre neurons, longest row (undelayed/delayed), Loihi bits,
@@ -239,7 +251,6 @@ def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_pa
         maxd[p] = md
         distinct[p] = nt
         bpw = bpw_part[p]
-        full_cost = ((blk * bpw + hdr + word - 1) // word) * word
         ru = 0
         rd = 0
         tb = 0
@@ -251,12 +262,7 @@ def _proj_part_stats(pre, post, delay, label, n_parts, n_pre, split_part, bpw_pa
                 ru = cu
             if cd > rd:
                 rd = cd
-            m = cu + cd
-            nfull = m // blk
-            rem = m - nfull * blk
-            tb += nfull * full_cost
-            if rem > 0:
-                tb += ((rem * bpw + hdr + word - 1) // word) * word
+            tb += _row_bits(cu + cd, bpw, blk, hdr, word)
             if want_out:
                 out[i] += 1
             cnt_u[i] = 0
@@ -311,14 +317,7 @@ def _proj_part_stats_by_pre(pre, post, delay, label, n_parts, n_pre, split_part,
                 row_u[p] = cu
             if cd > row_d[p]:
                 row_d[p] = cd
-            bpw = bpw_part[p]
-            full_cost = ((blk * bpw + hdr + word - 1) // word) * word
-            m = cu + cd
-            nfull = m // blk
-            rem = m - nfull * blk
-            bits[p] += nfull * full_cost
-            if rem > 0:
-                bits[p] += ((rem * bpw + hdr + word - 1) // word) * word
+            bits[p] += _row_bits(cu + cd, bpw_part[p], blk, hdr, word)
             cnt_u[p] = 0
             cnt_d[p] = 0
         if want_out:
