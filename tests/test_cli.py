@@ -141,3 +141,19 @@ def test_compiler_option_overrides_weight_exp(tmp_path):
     assert report["quantization"]["projections"]["feedforward"]["weight_exp"] == 3
     net = load_network(out / "network.ncnet")
     assert net.projections["feedforward"].attrs["weight_exp"] == 3
+
+
+def test_simulate_output_is_byte_identical_whatever_the_string_hashing(tmp_path):
+    """Same inputs and seed in two fresh processes with different PYTHONHASHSEED: spikes.npz is
+    byte-identical (a set once ordered its populations by hash)."""
+    import os
+
+    got = []
+    for h in ("1", "2"):
+        out = tmp_path / f"run{h}"
+        env = dict(os.environ, PYTHONHASHSEED=h)
+        proc = subprocess.run([sys.executable, "-m", "neurocompile.cli", "simulate", "ca3", "--steps", "60",
+                               "-o", str(out)], capture_output=True, text=True, timeout=300, env=env)
+        assert proc.returncode == 0, proc.stderr
+        got.append((out / "spikes.npz").read_bytes())
+    assert got[0] == got[1]

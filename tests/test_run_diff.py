@@ -109,12 +109,19 @@ def test_a_planted_single_spike_is_found_where_it_was_planted(runs, tmp_path):
     planted = tmp_path / "planted"
     shutil.copytree(runs / "a", planted)
     z = dict(np.load(planted / "spikes.npz"))
-    pop = next(k[:-len("/steps")] for k in z if k.endswith("/steps") and z[k].size)
+    sizes = {p["name"]: p["size"] for p in json.loads((planted / "summary.json").read_text())["populations"]}
+
+    def free_slot(pop):
+        # the population's last spiking step (no earlier difference can exist), at a neuron
+        # that did not spike then; None when every neuron of the population spiked there
+        steps, neurons = z[pop + "/steps"], z[pop + "/neurons"]
+        step = int(steps.max())
+        free = sorted(set(range(sizes[pop])) - set(neurons[steps == step].tolist()))
+        return (step, free[0]) if free else None
+
+    pop, (step, neuron) = next((p, s) for p in sizes if z.get(p + "/steps") is not None
+                               and z[p + "/steps"].size and (s := free_slot(p)) is not None)
     steps, neurons = z[pop + "/steps"], z[pop + "/neurons"]
-    taken = set(zip(steps.tolist(), neurons.tolist()))
-    step, neuron = max(steps.tolist()), 0  # the last step: no earlier difference can exist
-    while (step, neuron) in taken:
-        neuron += 1
     order = np.lexsort((np.append(neurons, neuron), np.append(steps, step)))
     z[pop + "/steps"] = np.append(steps, step).astype(steps.dtype)[order]
     z[pop + "/neurons"] = np.append(neurons, neuron).astype(neurons.dtype)[order]

@@ -119,7 +119,9 @@ class Simulation:
                                      f"mode; recordable: {have}")
         # A Poisson-count source's spikes are kept only when asked for: at the microcircuit's
         # full scale they would be over a billion per simulated second.
-        kept = {p for p in self.net.populations
+        # A dict, not a set: spikes come back in the network's population order, so the files
+        # written from them are byte-identical whatever the interpreter's string hashing.
+        kept = {p: None for p in self.net.populations
                 if self.net.populations[p].model != "poisson_fast" or "spikes" in record.get(p, ())}
         if self.fuse and fused.fusable(self, record):
             t0 = time.perf_counter()

@@ -16,7 +16,7 @@ order. Source draws come from the sources' own generators (`uniforms`), drawn a 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Callable, Hashable
+from typing import TYPE_CHECKING, Callable, Collection, Hashable
 
 import numba
 import numpy as np
@@ -422,7 +422,7 @@ def _record_reserve(sim: Simulation, src: _Sources, units: list[str], record_uni
     return total + 1
 
 
-def run_fused(sim: Simulation, steps: int, record_pops: set[str],
+def run_fused(sim: Simulation, steps: int, record_pops: Collection[str],
               progress: Callable[[int, int], None] | None) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], int]:
     """Advance `sim` by `steps`; spikes (steps, ids) of the populations in `record_pops`, events."""
     src_names, grp_names = list(sim.sources), list(sim.groups)

@@ -38,7 +38,9 @@ def simulation_summary(result: Any, net: Any, backend: str, board: str) -> dict[
 
 def write_simulation(out: Path, result: Any, net: Any, summary: dict[str, Any]) -> None:
     arrays = {}
-    for name, (steps, ids) in result.spikes.items():
+    order = [n for n in net.populations if n in result.spikes]  # the network's order, on every backend
+    for name in order + [n for n in result.spikes if n not in net.populations]:
+        steps, ids = result.spikes[name]
         arrays[f"{name}/steps"] = steps
         arrays[f"{name}/neurons"] = ids
     np.savez(out / "spikes.npz", **arrays, **spike_metadata(result.dt_ms))  # dt_ms and units beside the spikes
