@@ -64,25 +64,6 @@ def modular(n: int, fan_in: int = 100, modules: int = 10, inside: float = 0.9, s
     return net
 
 
-def board_15_cores(base: Path):
-    """SpiNN-5 with 15 application cores per chip: sPyNNaker's virtual SpiNN-5 models a dead core
-    on 8 chips (hw_configs/spinn-5.yaml notes), which our board file does not; a plan using 16
-    cores there cannot be placed."""
-    import yaml
-
-    from neurocompile.boards import load_board
-    from neurocompile.boards.schema import load_board_file
-
-    data = yaml.safe_load(Path(load_board("spinn-5").source_file).read_text())
-    data["name"] = "spinn-5-15cores"
-    data["chip_limits"]["cores"] = 15
-    data["chip_limits"]["ethernet_chip_cores"] = 14
-    base.mkdir(parents=True, exist_ok=True)
-    f = base / "spinn-5-15cores.yaml"
-    f.write_text(yaml.safe_dump(data))
-    return load_board_file(f)
-
-
 BUNDLED = {"synfire": {}, "ca3": {}, "place_recognition": {"n_places": 25, "epochs": 3},
            "motion": {"n_movies": 2}}
 
@@ -161,7 +142,7 @@ def main() -> None:
     from neurocompile.plugins import get_model
 
     base = Path(args.out or tempfile.mkdtemp(prefix="nc-vs-pacman-")).resolve()
-    board = board_15_cores(base)
+    board = load_board("spinn-5")  # dead cores in the board file since 2026-12-03 (was: 15 cores per chip)
     for name in args.models:
         kw = dict(BUNDLED[name])
         if name == "place_recognition":

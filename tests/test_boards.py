@@ -63,7 +63,35 @@ def test_spinnaker_boards():
     assert (4, 20) in big.topology.ethernet_chips and (44, 16) in big.topology.ethernet_chips
     for x, y in big.topology.ethernet_chips:  # SpiNNMachine version_48_chips.illegal_ethernet_message
         assert x % 4 == 0 and (x + y) % 12 == 0
-    assert s5.n_cores == 48 * 16 - 1  # the Ethernet chip has 15 application cores
+    # the Ethernet chip has 15 application cores; 8 chips have a dead core (version_5.py)
+    assert s5.n_cores == 48 * 16 - 1 - 8
+    assert not s3.topology.dead_cores
+
+
+def test_dead_cores_match_spinn_machine_virtual_boards():
+    """Our boards lose exactly the cores SpiNNMachine's virtual machines lack, chip by chip."""
+    from spinn_machine import virtual_machine
+    from spinn_machine.config_setup import unittest_setup
+    from spinn_utilities.config_holder import set_config
+
+    from neurocompile.passes.placement import chip_capacity
+    from neurocompile.passes.resources import target_of
+    from neurocompile.passes.topology import grid_of
+
+    unittest_setup()
+    set_config("Machine", "version", 5)
+    for name, (w, h) in (("spinn-5", (8, 8)), ("spinnaker-24board", (48, 24))):
+        board = load_board(name)
+        machine = virtual_machine(w, h)
+        theirs = {(c.x, c.y): board.cores_per_chip - c.n_processors for c in machine.chips
+                  if c.n_processors != board.cores_per_chip}
+        assert theirs and board.topology.cores_missing() == theirs, name
+        grid, t = grid_of(board), target_of(board)
+        cap = chip_capacity(t, grid)
+        for (x, y), n in theirs.items():
+            full = t.ethernet_chip_cores if (x, y) in board.topology.ethernet_chips else t.cores_per_chip
+            assert cap[grid.id_at[x, y]] == full - n
+        assert int(cap.sum()) == board.n_cores
 
 
 def test_loihi_boards():
@@ -249,6 +277,13 @@ BAD = [
      "delays.max_steps_extended"),
     ("no-extension-but-extended", _loihi2, lambda d: _set(d, "none", "delays", "extension"),
      "delays.max_steps_extended"),
+    ("dead-cores-not-triples", _spinn5, lambda d: _set(d, [[1, 1]], "topology", "dead_cores"), "topology.dead_cores[0]"),
+    ("dead-cores-zero", _spinn5, lambda d: _set(d, [[1, 1, 0]], "topology", "dead_cores"), "topology.dead_cores[0]"),
+    ("dead-cores-duplicate", _spinn5, lambda d: _set(d, [[1, 1, 1], [1, 1, 2]], "topology", "dead_cores"),
+     "topology.dead_cores"),
+    ("dead-cores-whole-chip", _spinn5, lambda d: _set(d, [[1, 1, 16]], "topology", "dead_cores"), "topology.dead_cores"),
+    ("dead-cores-without-ethernet", _loihi2, lambda d: _set(d, [[0, 0, 1]], "topology", "dead_cores"),
+     "topology.dead_cores"),
     ("app-cores-above-cores", _spinn5, lambda d: _set(d, 19, "chip_limits", "cores"), "chip_limits.cores"),
     ("schema-version", _spinn5, lambda d: _set(d, 2, "schema_version"), "schema_version"),
 ]

@@ -230,10 +230,8 @@ def _one_line_error(stderr: str, report_dir: Path, keep_dir: Path, shown_dir: Pa
     if "No more cores available on" in last:
         where = last.split("No more cores available on", 1)[1].split(":", 1)[0].strip()
         last = (f"PacmanConfigurationException: our placement puts more cores on chip ({where}) than "
-                f"sPyNNaker's machine has free there (its virtual SpiNN-5 models a dead core on chips "
-                f"(1,1) (1,3) (3,1) (3,3) (3,5) (5,2) (5,4) (5,6): 15 application cores, not 16; the "
-                f"board file's chip_limits.cores does not model that); compile for a board with "
-                f"chip_limits.cores = 15 to avoid it")
+                f"sPyNNaker's machine has free there (dead cores, or system cores our board file does "
+                f"not know of); list that chip's missing cores in the board file's topology.dead_cores")
     for f in Path(report_dir).rglob("placements_error.txt") if Path(report_dir).exists() else []:
         shutil.copy(f, keep_dir / "placements_error.txt")
         last += f" (sPyNNaker's placement report: {shown_dir / 'placements_error.txt'})"

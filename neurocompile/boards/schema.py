@@ -71,10 +71,26 @@ class Topology:
     wrap: bool
     chips: tuple[tuple[int, int], ...]  # coordinates of chips present
     ethernet_chips: tuple[tuple[int, int], ...] = ()
+    #: (dx, dy, cores missing) relative to each Ethernet chip, i.e. on every board (SpiNNMachine's
+    #: virtual boards model dead cores this way: version_5.py CHIPS_PER_BOARD)
+    dead_cores: tuple[tuple[int, int, int], ...] = ()
 
     @property
     def n_chips(self) -> int:
         return len(self.chips)
+
+    def cores_missing(self) -> dict[tuple[int, int], int]:
+        """{(x, y): cores missing} for every board (offsets wrap on a torus)."""
+        out: dict[tuple[int, int], int] = {}
+        present = set(self.chips)
+        for ex, ey in self.ethernet_chips:
+            for dx, dy, n in self.dead_cores:
+                x, y = ex + dx, ey + dy
+                if self.wrap:
+                    x, y = x % self.width, y % self.height
+                if (x, y) in present:
+                    out[(x, y)] = out.get((x, y), 0) + n
+        return out
 
 
 @dataclass(frozen=True)
@@ -138,7 +154,8 @@ class Board:
     def n_cores(self) -> int:
         cores = self.chip_limits.get("cores", self.cores_per_chip)
         eth = self.chip_limits.get("ethernet_chip_cores", cores)
-        return self.n_chips * cores - len(self.topology.ethernet_chips) * (cores - eth)
+        return (self.n_chips * cores - len(self.topology.ethernet_chips) * (cores - eth)
+                - sum(self.topology.cores_missing().values()))
 
     def summary(self) -> dict[str, Any]:
         return {
@@ -222,7 +239,8 @@ def _coords(r: _Reader, raw: Any, where: str, width: int, height: int) -> tuple[
 def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
     t = r.section(d, "topology", "")
     w = "topology."
-    _no_unknown(r, t, ("kind", "width", "height", "wrap", "chips", "chip_columns", "ethernet_chips"), w)
+    _no_unknown(r, t, ("kind", "width", "height", "wrap", "chips", "chip_columns", "ethernet_chips",
+                       "dead_cores"), w)
     kind = r.get(t, "kind", w, str, f"one of {list(TOPOLOGIES)}", lambda v: v in TOPOLOGIES)
     width = r.get(t, "width", w, int, f"a positive integer <= {MAX_GRID_SIDE}", lambda v: 0 < v <= MAX_GRID_SIDE)
     height = r.get(t, "height", w, int, f"a positive integer <= {MAX_GRID_SIDE}", lambda v: 0 < v <= MAX_GRID_SIDE)
@@ -249,7 +267,26 @@ def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
     eth = _coords(r, t.get("ethernet_chips", []), w + "ethernet_chips", width, height)
     if not set(eth) <= set(chips):
         raise r.fail(w + "ethernet_chips", "coordinates of chips that exist", sorted(set(eth) - set(chips)))
-    return Topology(kind, width, height, wrap, chips, eth)
+    dead = _dead_cores(r, t.get("dead_cores", []), w + "dead_cores", width, height, bool(eth))
+    return Topology(kind, width, height, wrap, chips, eth, dead)
+
+
+def _dead_cores(r: _Reader, raw: Any, where: str, width: int, height: int, has_eth: bool
+                ) -> tuple[tuple[int, int, int], ...]:
+    """[[dx, dy, cores missing], ...] relative to each Ethernet chip."""
+    if raw and not has_eth:
+        raise r.fail(where, "empty unless topology.ethernet_chips is given (offsets are relative to them)", raw)
+    if not isinstance(raw, list):
+        raise r.fail(where, "a list of [dx, dy, cores missing] triples", raw)
+    out = []
+    for i, c in enumerate(raw):
+        if (not isinstance(c, list) or len(c) != 3 or not all(isinstance(v, int) and not isinstance(v, bool) for v in c)
+                or not (0 <= c[0] < width and 0 <= c[1] < height and c[2] >= 1)):
+            raise r.fail(f"{where}[{i}]", f"[dx, dy, n] with 0<=dx<{width}, 0<=dy<{height}, n>=1", c)
+        out.append((c[0], c[1], c[2]))
+    if len({(x, y) for x, y, _ in out}) != len(out):
+        raise r.fail(where, "distinct offsets", "duplicates")
+    return tuple(out)
 
 
 def _read_limits(r: _Reader, d: dict[str, Any], key: str, known: dict[str, str]) -> dict[str, int]:
@@ -355,6 +392,11 @@ def parse_board(data: Any, source: str) -> Board:
     if chip.get("ethernet_chip_cores", 0) > chip.get("cores", cores_per_chip):
         raise r.fail("chip_limits.ethernet_chip_cores", f"<= chip_limits.cores ({chip.get('cores', cores_per_chip)})",
                      chip["ethernet_chip_cores"])
+    for (x, y), n in topo.cores_missing().items():
+        have = chip.get("ethernet_chip_cores" if (x, y) in topo.ethernet_chips else "cores",
+                        chip.get("cores", cores_per_chip))
+        if n >= have:
+            raise r.fail("topology.dead_cores", f"fewer cores missing than chip ({x}, {y}) has ({have})", n)
     ts = data.get("timestep_ms", [])
     if not isinstance(ts, list) or not all(isinstance(v, (int, float)) and not isinstance(v, bool)
                                            and 0 < v < math.inf for v in ts):

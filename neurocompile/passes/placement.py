@@ -223,6 +223,8 @@ def chip_capacity(t: Target, grid: Grid) -> np.ndarray:
     cap = np.full(grid.n_chips, t.cores_per_chip, dtype=np.int64)
     if t.ethernet_chip_cores is not None:
         cap[grid.ethernet] = t.ethernet_chip_cores
+    if grid.cores_missing is not None:
+        cap -= grid.cores_missing  # dead cores (board topology.dead_cores)
     return cap
 
 

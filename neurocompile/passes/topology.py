@@ -47,6 +47,7 @@ class Grid:
     coords: np.ndarray        # (n_chips, 2) int64
     id_at: np.ndarray         # (width, height) int64, -1 where no chip
     ethernet: np.ndarray      # (n_chips,) bool
+    cores_missing: np.ndarray | None = None  # (n_chips,) int64: dead cores (board topology.dead_cores)
 
     @property
     def n_chips(self) -> int:
@@ -91,7 +92,10 @@ def grid_of(board: Board) -> Grid:
     eth = np.zeros(coords.shape[0], dtype=bool)
     for x, y in t.ethernet_chips:
         eth[id_at[x, y]] = True
-    return Grid(t.kind, t.width, t.height, bool(t.wrap), coords, id_at, eth)
+    missing = np.zeros(coords.shape[0], dtype=np.int64)
+    for (x, y), n in t.cores_missing().items():
+        missing[id_at[x, y]] = n
+    return Grid(t.kind, t.width, t.height, bool(t.wrap), coords, id_at, eth, missing)
 
 
 # ------------------------------------------------------------------------------------- vectors
