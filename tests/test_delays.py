@@ -301,10 +301,20 @@ def test_short_delays_leave_the_network_alone():
 # ------------------------------------------------------------------------------------------------
 # SpiNNaker: delay extensions predicted, IR untouched
 # ------------------------------------------------------------------------------------------------
+def full_core_projection(delay: int, post_size: int = 256) -> Network:
+    """A projection into a post population that fills whole 256-neuron cores (32 in-core ticks)."""
+    net = Network(name="one", dt_ms=1.0)
+    net.add_spike_source("s", [[0]] * 4)
+    net.add_population("p", post_size, "lif_curr_exp", {"tau_refrac": 0.0})
+    net.add_projection("s", "p", np.arange(4), np.arange(4), 1.0, [1, 2, 3, delay],
+                       receptor="excitatory", name="long one")
+    return net
+
+
 @pytest.mark.parametrize("delay,stages", [(32, 0), (33, 1), (64, 1), (65, 2), (200, 6), (288, 8)])
 def test_spinnaker_delay_extension_stages_follow_spynnaker(delay, stages):
     # delay_support_adder.py l.240: n_stages = ceil(max_delay / delay_per_stage) - 1, 32 per stage
-    net = one_projection(delay)
+    net = full_core_projection(delay)
     ctx = ctx_for(SPINN)
     out = legalize_delays(net, ctx)
     assert out is net
@@ -316,6 +326,22 @@ def test_spinnaker_delay_extension_stages_follow_spynnaker(delay, stages):
                              "n_atoms": 4, "posts": ["p"]}}
         assert any(d.subject == "long one" and f"{stages} stage(s)" in d.message for d in ctx.diagnostics)
         json.dumps(ctx.delays.to_dict())
+
+
+@pytest.mark.parametrize("post_size,cap,in_core", [(4, None, 2048), (100, None, 64), (300, None, 32),
+                                                   (300, 128, 64), (300, 64, 128)])
+def test_spinnaker_in_core_ticks_follow_the_neurons_per_core_the_partitioner_will_use(post_size, cap, in_core):
+    # population_vertex.py __update_max_delay: 2 ** (14 - atom_bits(min(size, max_atoms)) - 1) ticks
+    # in the post's own ring buffer; sPyNNaker adds no extension below that
+    options = {} if cap is None else {"max_neurons_per_core": {"p": cap}}
+    for delay, extended in ((min(in_core, 288), False), (in_core + 1, True)):
+        if delay > 288:
+            continue
+        ctx = ctx_for(SPINN, **options)
+        legalize_delays(full_core_projection(delay, post_size), ctx)
+        assert bool(ctx.delays.extensions) == extended, (post_size, cap, delay)
+        if extended:
+            assert ctx.delays.extensions["s"]["delay_per_stage"] == in_core
 
 
 def test_spinnaker_extension_per_pre_population_takes_the_max_over_edges():

@@ -354,15 +354,8 @@ def bundled_run(request, tmp_path_factory):
     return c, runner, base / "out"
 
 
-def test_bundled_model_maps_with_bit_equal_weights(bundled_run, request):
+def test_bundled_model_maps_with_bit_equal_weights(bundled_run):
     c, runner, _ = bundled_run
-    if c.network.name == "microcircuit":
-        # Known, open: since the connectors draw sorted (2026-12-03), this sample has delays above
-        # 32 ticks; our delay pass then counts delay-extension cores (28 application cores) that
-        # sPyNNaker does not make (24). Predicting from the post's real neurons per core instead
-        # makes sPyNNaker choose split neuron/synapse cores, which our plan does not model.
-        request.node.add_marker(pytest.mark.xfail(strict=True, reason="delay-extension core count "
-                                                  "differs from sPyNNaker's (docs/spynnaker-backend.md)"))
     m = runner.mapping
     assert c.placements.chips_used <= c.board.n_chips  # one SpiNN-5 is enough at CI scale
     assert m["weights_equal"] and all(w["n_ours"] == w["n_spynnaker"] > 0 for w in m["weights"].values())

@@ -166,6 +166,12 @@ def lower(compiled: Any, steps: int, use_plan: bool = True, allow_delay_defect: 
             entry["ring_buffer_shifts"] = [shifts["excitatory"], shifts["inhibitory"]]
             entry["max_expected_summed_weight"] = [forced_max_expected_summed_weight(shifts[r])
                                                    for r in ("excitatory", "inhibitory")]
+            # Our plan has one combined neuron+synapse core per slice. Left to itself, sPyNNaker
+            # 1!7.4.1 picks split neuron and synapse cores at dt < 1 ms whenever its synapse-rate
+            # estimate asks for a synapse core (population_vertex.py use_combined_core,
+            # n_synapse_cores_required), and it decides that the first time it is asked, which
+            # could be before or after the projections exist. Say it outright.
+            entry["n_synapse_cores"] = 0 if use_plan else None
         else:
             raise ModelError(f"population {pop.name!r}: model {pop.model!r} has no sPyNNaker counterpart "
                              f"(lif_curr_exp, spike_array, poisson and poisson_fast have)")

@@ -259,6 +259,8 @@ def build(sim, spec, data, use_plan=True, stock_synapses=False):
             extra = {}
             if p.get("max_expected_summed_weight") is not None:
                 extra["max_expected_summed_weight"] = p["max_expected_summed_weight"]
+            if use_plan and p.get("n_synapse_cores") is not None:
+                extra["n_synapse_cores"] = int(p["n_synapse_cores"])  # combined cores, as planned
             pop = sim.Population(n, cell, label=name, additional_parameters=extra or None)
             pop.initialize(v=_value(data, p, "v_init"))
         else:

@@ -33,12 +33,12 @@ The board says how (``board.delays``, IR convention: a spike at step t arrives a
     ``delay_per_stage`` is ``min(2**ceil(log2(max incoming delay)), slots)`` with ``slots =
     2**(14 - atom_bits - synapse_type_bits)`` (``population_vertex.py``
     ``max_delay_steps_incoming`` l.753-762, ``__update_max_delay`` l.778-799); when an extension
-    is needed the first term is >= slots, so it is ``slots``: ``max_steps_in_core`` (32) for a
-    post population that fills 256-neuron cores. A post population smaller than one core has
-    more slots (2**(14 - ceil(log2 n) - 1)) and sPyNNaker then needs fewer stages or none: our
-    figures are an upper bound, never fewer cores than sPyNNaker uses. If one pre population
-    needs extensions towards posts with different slot counts, sPyNNaker raises ("The delay per
-    stage is already set"); we warn about that case.
+    is needed the first term is >= slots, so it is ``slots``. ``atom_bits`` is that of the post
+    population's atoms per core, ``min(size, max_atoms_per_core)``, which is what the partitioner
+    will give it (the board's neurons per core, or the user's/model's ``max_neurons_per_core``):
+    32 ticks at 256 (the board file's ``max_steps_in_core``), 64 at 128, 2048 at 4. If one pre
+    population needs extensions towards posts with different slot counts, sPyNNaker raises ("The
+    delay per stage is already set"); we warn about that case.
 
   - ``"relay_neurons"`` (Loihi): the IR is rewritten. For each presynaptic population with long
     delays, a chain of relay populations ``<pre>~relay<s>`` (s = 1..K) holds copies of the
@@ -183,49 +183,61 @@ def legalize_delays(net: Network, ctx: CompileContext) -> Network:
 
 
 # ----- SpiNNaker --------------------------------------------------------------------------------
+def _in_core_steps(ctx: CompileContext, post: Population) -> int:
+    """Ticks `post` holds in its own ring buffer at the neurons per core the partitioner will give
+    it (the board's limit, or the user's/model's max_neurons_per_core): sPyNNaker's slots at
+    min(size, max_atoms_per_core) atoms (population_vertex.py __update_max_delay)."""
+    from neurocompile.passes.partition import neuron_cap
+    from neurocompile.passes.resources import target_of
+    from neurocompile.targets.spinnaker.resources import _in_core_slots
+
+    t = ctx.target or target_of(ctx.board)
+    n = min(post.size, neuron_cap(t, post, ctx.options))
+    return int(_in_core_slots(t, post, np.asarray([n]))[0])
+
+
 def _predict_delay_extensions(net: Network, ctx: CompileContext, long_projs: list[Projection]) -> None:
-    board = ctx.board
-    per_stage = board.delays.max_steps_in_core
     out: dict[str, dict[str, Any]] = ctx.delays.extensions
-    # sPyNNaker's slots of a post population that fits in fewer than a full core (see docstring).
-    npc = board.core_limits.get("neurons")
+    in_core = {post: _in_core_steps(ctx, net.populations[post]) for post in {p.post for p in long_projs}}
     edges: dict[tuple[str, str], int] = {}
     for proj in net.projections.values():  # an application edge holds every projection of the pair
-        if proj.n_synapses:
+        if proj.n_synapses and proj.post in in_core:
             key = (proj.pre, proj.post)
             edges[key] = max(edges.get(key, 0), int(proj.delay.max()))
     for proj in long_projs:
-        d = int(proj.delay.max())
-        stages = math.ceil(d / per_stage) - 1
-        n_long = int(np.count_nonzero(proj.delay > per_stage))
-        ctx.info(f"projection {proj.name!r}: {n_long} of {proj.n_synapses} synapses have delays above "
-                 f"{per_stage} steps (max {d}): sPyNNaker routes them through the delay extension of "
-                 f"{proj.pre!r} ({stages} stage(s) of {per_stage} steps)", proj.name)
-    for (pre, post), d in edges.items():
+        d, per_stage = int(proj.delay.max()), in_core[proj.post]
         if d <= per_stage:
             continue
         stages = math.ceil(d / per_stage) - 1
+        n_long = int(np.count_nonzero(proj.delay > per_stage))
+        ctx.info(f"projection {proj.name!r}: {n_long} of {proj.n_synapses} synapses have delays above "
+                 f"the {per_stage} in-core steps of {proj.post!r} (max {d}): sPyNNaker routes them "
+                 f"through the delay extension of {proj.pre!r} ({stages} stage(s) of {per_stage} steps)",
+                 proj.name)
+    for (pre, post), d in edges.items():
+        per_stage = in_core[post]
+        if d <= per_stage:
+            continue
         entry = out.setdefault(pre, {"max_delay": 0, "stages": 0, "delay_per_stage": per_stage,
-                                     "n_atoms": net.populations[pre].size, "posts": []})
+                                     "n_atoms": net.populations[pre].size, "posts": {}})
         entry["max_delay"] = max(entry["max_delay"], d)
-        entry["stages"] = max(entry["stages"], stages)
-        if post not in entry["posts"]:
-            entry["posts"].append(post)
+        entry["stages"] = max(entry["stages"], math.ceil(d / per_stage) - 1)
+        entry["posts"][post] = per_stage
     for pre, entry in out.items():
-        if npc:
-            slots = {}
-            for post in entry["posts"]:
-                size = min(net.populations[post].size, npc)
-                slots[post] = per_stage * 2 ** (get_n_bits(npc) - get_n_bits(size))
-            if len(set(slots.values())) > 1:
-                ctx.warn(f"population {pre!r} needs delay extensions towards populations with "
-                         f"different in-core delay ranges ({', '.join(f'{p}: {s}' for p, s in slots.items())} "
-                         f"steps, from their neurons per core): sPyNNaker 1!7.4.1 raises "
-                         f"DelayExtensionException for this; give them the same max atoms per core",
-                         pre)
+        slots = entry["posts"]
+        if len(set(slots.values())) > 1:
+            ctx.warn(f"population {pre!r} needs delay extensions towards populations with "
+                     f"different in-core delay ranges ({', '.join(f'{p}: {s}' for p, s in slots.items())} "
+                     f"steps, from their neurons per core): sPyNNaker 1!7.4.1 raises "
+                     f"DelayExtensionException for this; give them the same max atoms per core", pre)
+        entry["delay_per_stage"] = min(slots.values())
+        entry["posts"] = sorted(slots)
         ctx.info(f"population {pre!r}: delay extension with {entry['stages']} stage(s) of "
-                 f"{per_stage} steps (max delay {entry['max_delay']}), one extra core per core of "
-                 f"{pre!r} ({entry['n_atoms']} atoms)", pre)
+                 f"{entry['delay_per_stage']} steps (max delay {entry['max_delay']}), one extra core per "
+                 f"core of {pre!r} ({entry['n_atoms']} atoms)", pre)
+    if not out:
+        ctx.info("every delay fits the in-core ring buffer of its post population at its neurons per core; "
+                 "no delay extensions")
 
 
 # ----- Loihi relays -----------------------------------------------------------------------------

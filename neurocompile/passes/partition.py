@@ -154,7 +154,7 @@ def contiguous_order(part: Partition, pop: str) -> np.ndarray:
 
 
 # ------------------------------------------------------------------------------------- helpers
-def _neuron_cap(t: Target, pop: Population, options: dict[str, Any]) -> int:
+def neuron_cap(t: Target, pop: Population, options: dict[str, Any]) -> int:
     cap = t.neuron_limit(pop)
     user = options.get("max_neurons_per_core")
     if isinstance(user, dict):
@@ -166,9 +166,9 @@ def _neuron_cap(t: Target, pop: Population, options: dict[str, Any]) -> int:
 
 def population_lower_bound(t: Target, net: Network, pop: Population, options: dict[str, Any]) -> int:
     """Fewest cores `pop` can take: its neurons at the per-core capacity of its model (the same
-    `_neuron_cap` the partitioner fills, e.g. 500 Poisson sources per SpiNNaker core, not 256)
+    `neuron_cap` the partitioner fills, e.g. 500 Poisson sources per SpiNNaker core, not 256)
     and its incoming synapses at the fan-in limit. Cheap (no synapse arrays are read)."""
-    cap = _neuron_cap(t, pop, options)
+    cap = neuron_cap(t, pop, options)
     flim = t.core_limits.get("fan_in_synapses")
     fan_total = sum(p.n_synapses for p in net.projections_into(pop.name)) if flim else 0
     return max(-(-pop.size // cap), -(-int(fan_total) // int(flim)) if flim else 1, 1)
@@ -347,7 +347,7 @@ def _unsplittable(t: Target, net: Network, pop: Population, single: PopUsage) ->
 def _partition_population(t: Target, net: Network, pop: Population, ctx: _Log) -> _PopResult:
     n = pop.size
     opts = ctx.options
-    cap = _neuron_cap(t, pop, opts)
+    cap = neuron_cap(t, pop, opts)
     flim = t.core_limits.get("fan_in_synapses")
     fan = _fan_in(net, pop)
     k0 = max(-(-n // cap), -(-int(fan.sum()) // flim) if flim else 1, 1)
@@ -617,7 +617,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
         elif pop.name in outc:
             u.usage["output_axons"] = np.bincount(res.labels, weights=outc[pop.name],
                                                   minlength=res.n_parts).astype(np.int64)
-        u.limits["neurons"] = np.full(res.n_parts, _neuron_cap(t, pop, ctx.options), dtype=np.int64)
+        u.limits["neurons"] = np.full(res.n_parts, neuron_cap(t, pop, ctx.options), dtype=np.int64)
         usage[pop.name] = u
         violations.extend(res.violations)
         if pop.name in outc and outc[pop.name].size:
