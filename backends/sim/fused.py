@@ -116,7 +116,8 @@ class FlatLayout:
         np.lexsort((proj.delay, proj.pre_idx)) (PreSortedSynapses.order is None)."""
         a, b = self._next_syn, self._next_syn + proj.n_synapses
         pa, pb = self._next_ptr, self._next_ptr + n_pre + 1
-        dmin, dmax = int(proj.delay.min(initial=0)), int(proj.delay.max(initial=0))
+        dmin = int(proj.delay.min()) if proj.n_synapses else 0  # (min with initial=0 is always 0)
+        dmax = int(proj.delay.max(initial=0))
         width = dmax + 2
         da, db = self._next_dptr, self._next_dptr + n_pre * width
         syn = PreSortedSynapses.build(proj, n_pre, weight, into=(
@@ -213,14 +214,21 @@ def _sources(sim: Simulation) -> _Sources:
 
 
 @numba.njit(cache=True, nogil=True)
-def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
-                  arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch,
-                  f_id, f_k, f_lo, f_hi):  # pragma: no cover - compiled
-    """Fill the fired list (neuron id, count) of every source for step t; returns its length."""
+def _emit_sources(t, kk, src_kind, src_off, src_direct, u, u_base, p, start, end, cdf, cdf_start,
+                  cdf_guess, cdf_row, arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch,
+                  f_id, f_k, f_lo, f_hi, edge_lo, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax,
+                  dptr, post, weight, rings, ring_base, ring_n, ring_depth):  # pragma: no cover - compiled
+    """Fill the fired list (neuron id, count) of every source for step t (row kk of its draws);
+    a `src_direct` count source delivers straight into the rings instead (_direct_sources). Returns
+    (fired list length, synaptic events delivered directly)."""
     nf = 0
+    events = 0
     for s in range(src_kind.size):
         f_lo[s] = nf
         a, b = src_off[s], src_off[s + 1]
+        ub = u_base[s] + kk * (b - a)
+        direct = src_direct[s]
+        e = edge_lo[s]  # a direct source's only edge
         if src_kind[s] == 0:
             seg = arr_steps[arr_lo[s]:arr_hi[s]]
             i = np.searchsorted(seg, t)
@@ -231,20 +239,41 @@ def _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf
                 nf += 1
         elif src_kind[s] == 1:
             for i in range(a, b):
-                if t >= start[i] and t < end[i] and u[k, i] < p[i]:
+                if t >= start[i] and t < end[i] and u[ub + i - a] < p[i]:
                     f_id[nf] = i - a
                     f_k[nf] = 1
                     nf += 1
         else:
-            poisson_counts(u[k, a:b], cdf, cdf_start, cdf_guess, cdf_row[a:b], counts_scratch[:b - a])
-            for i in range(a, b):
-                c = counts_scratch[i - a]
-                if c > 0 and t >= start[i] and t < end[i]:
-                    f_id[nf] = i - a
-                    f_k[nf] = c
-                    nf += 1
+            poisson_counts(u[ub:ub + b - a], cdf, cdf_start, cdf_guess, cdf_row[a:b], counts_scratch[:b - a])
+            if direct:  # its one edge, row by row, delay by delay (as _scatter_and_record)
+                r = e_ring[e]
+                rn, depth, base = ring_n[r], ring_depth[r], ring_base[r]
+                sb, db, width, dmin, dmax = e_syn[e], e_dptr[e], e_width[e], e_dmin[e], e_dmax[e]
+                slot0 = (t + dmin) % depth
+                for i in range(a, b):
+                    c = counts_scratch[i - a]
+                    if c > 0 and t >= start[i] and t < end[i]:
+                        at = db + (i - a) * width
+                        slot = slot0
+                        for d in range(dmin, dmax + 1):
+                            k0, k1 = sb + dptr[at + d], sb + dptr[at + d + 1]
+                            row = base + slot * rn
+                            for _ in range(c):
+                                for k in range(k0, k1):
+                                    rings[row + post[k]] += weight[k]
+                            events += (k1 - k0) * c
+                            slot += 1
+                            if slot == depth:
+                                slot = 0
+            else:
+                for i in range(a, b):
+                    c = counts_scratch[i - a]
+                    if c > 0 and t >= start[i] and t < end[i]:
+                        f_id[nf] = i - a
+                        f_k[nf] = c
+                        nf += 1
         f_hi[s] = nf
-    return nf
+    return nf, events
 
 
 @numba.njit(cache=True, nogil=True)
@@ -289,7 +318,8 @@ def _scatter_and_record(t, n_units, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_r
 @numba.njit(cache=True, nogil=True)
 def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest, v_reset, v_thresh,
                p22, p21e, p21i, p20, i_offset, dec_e, dec_i, ref_steps,
-               src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons,
+               src_kind, src_off, src_direct, u, u_base, k_first, p, start, end, cdf, cdf_start, cdf_guess,
+               cdf_row, arr_steps, arr_neurons,
                arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring,
                e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base, ring_n,
                ring_depth, record_unit, out_t, out_u, out_i, n_out, reserve):  # pragma: no cover - compiled
@@ -302,9 +332,12 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
         if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
-                           arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
-                           f_lo, f_hi)
+        nf, ev = _emit_sources(t, k_first + k, src_kind, src_off, src_direct, u, u_base, p, start, end,
+                               cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons, arr_lo, arr_hi,
+                               counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, e_ring, e_syn, e_dptr,
+                               e_width, e_dmin, e_dmax, dptr, post, weight, rings, ring_base, ring_n,
+                               ring_depth)
+        events += ev
         for g in range(n_groups):
             f_lo[n_src + g] = nf
             base = g_off[g]
@@ -345,7 +378,8 @@ def _run_float(t0, steps, g_off, ring_e, ring_i, rings, v, ie, ii, refr, v_rest,
 def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, ii, v_rest, r_mem,
                    exp_tc, i_offset, v_reset, t_refract, v_thresh, exc_decay, exc_init, inh_decay,
                    inh_init, shift_e, shift_i, saturated,
-                   src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row, arr_steps,
+                   src_kind, src_off, src_direct, u, u_base, k_first, p, start, end, cdf, cdf_start,
+                   cdf_guess, cdf_row, arr_steps,
                    arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo,
                    edge_hi, e_ring, e_syn, e_dptr, e_width, e_dmin, e_dmax, dptr, post, weight, ring_base,
                    ring_n, ring_depth, record_unit, out_t, out_u, out_i,
@@ -358,9 +392,12 @@ def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, 
         if out_t.size - n_out < reserve:  # a step could overflow the record: the caller grows it
             return k, events, n_out
         t = t0 + k
-        nf = _emit_sources(t, k, src_kind, src_off, u, p, start, end, cdf, cdf_start, cdf_guess, cdf_row,
-                           arr_steps, arr_neurons, arr_lo, arr_hi, counts_scratch, f_id, f_k,
-                           f_lo, f_hi)
+        nf, ev = _emit_sources(t, k_first + k, src_kind, src_off, src_direct, u, u_base, p, start, end,
+                               cdf, cdf_start, cdf_guess, cdf_row, arr_steps, arr_neurons, arr_lo, arr_hi,
+                               counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, e_ring, e_syn, e_dptr,
+                               e_width, e_dmin, e_dmax, dptr, post, weight, rings, ring_base, ring_n,
+                               ring_depth)
+        events += ev
         for g in range(n_groups):
             f_lo[n_src + g] = nf
             base = g_off[g]
@@ -399,6 +436,27 @@ def _run_spinnaker(t0, steps, g_off, ring_e, ring_i, rings, v, v_pre, refr, ie, 
                                         record_unit, out_t, out_u, out_i, n_out)
         events += ev
     return steps, events, n_out
+
+
+def _direct_sources(src: _Sources, record_unit: np.ndarray, edge_lo: np.ndarray, edge_hi: np.ndarray,
+                    e_ring: np.ndarray, e_dmin: np.ndarray) -> np.ndarray:
+    """Poisson-count sources that may deliver as they draw, before the groups update (the
+    microcircuit's background). Other sources' spikes are always returned, so always listed.
+
+    Bit-identical to scattering after the update only when every ring cell still gets its
+    additions in the same order: the source is not recorded, has one out-edge (no interleaving of
+    its own projections), delays >= 1 (the slot read this step is never written), and no earlier
+    unit that scatters later writes the same ring (units scatter in order, sources first)."""
+    direct = np.zeros(src.kind.size, np.bool_)
+    late_rings: set[int] = set()
+    for s in range(src.kind.size):
+        rings = set(e_ring[edge_lo[s]:edge_hi[s]].tolist())
+        ok = (src.kind[s] == KIND_COUNT and not record_unit[s] and edge_hi[s] - edge_lo[s] == 1
+              and e_dmin[edge_lo[s]] >= 1 and not (rings & late_rings))
+        direct[s] = ok
+        if not ok:
+            late_rings |= rings
+    return direct
 
 
 def _record_reserve(sim: Simulation, src: _Sources, units: list[str], record_unit: np.ndarray,
@@ -454,6 +512,7 @@ def run_fused(sim: Simulation, steps: int, record_pops: Collection[str],
 
     src = _sources(sim)
     record_unit = np.array([u in record_pops for u in units], dtype=np.bool_)
+    src_direct = _direct_sources(src, record_unit, edge_lo, edge_hi, e_ring, e_dmin)
     n_src_neurons = int(src.off[-1])
     counts_scratch = np.zeros(max(n_src_neurons, 1), np.int64)
     f_cap = int(g_off[-1]) + n_src_neurons + int(src.arr_steps.size) + 1
@@ -489,12 +548,15 @@ def run_fused(sim: Simulation, steps: int, record_pops: Collection[str],
                  np.concatenate([np.broadcast_to(g.ref_steps, (g.n,)) for g in groups]).astype(np.int64))
         kernel = _run_float
 
+    u = np.empty(max(CHUNK_STEPS * n_src_neurons, 1))
     while done < steps:
         chunk = min(CHUNK_STEPS, steps - done)
-        u = np.empty((chunk, n_src_neurons))
+        # each source's (chunk, n) draws contiguous at chunk * its first column: filled in place
+        u_base = src.off[:-1] * chunk
         for s, name in enumerate(src_names):
             if src.kind[s] != KIND_ARRAY:
-                u[:, src.off[s]:src.off[s + 1]] = sim.sources[name].uniforms(chunk)
+                a, b = src.off[s] * chunk, src.off[s + 1] * chunk
+                sim.sources[name].uniforms(chunk, out=u[a:b].reshape(chunk, src.off[s + 1] - src.off[s]))
         k0 = 0
         while k0 < chunk:
             if out_t.size - n_out < reserve:
@@ -503,7 +565,7 @@ def run_fused(sim: Simulation, steps: int, record_pops: Collection[str],
                                        for a in (out_t, out_u, out_i))
             ran, ev, n_out = kernel(
                 sim.t, chunk - k0, g_off, ring_e, ring_i, lay.rings, *state,
-                src.kind, src.off, u[k0:], src.p, src.start, src.end, src.cdf, src.cdf_start,
+                src.kind, src.off, src_direct, u, u_base, k0, src.p, src.start, src.end, src.cdf, src.cdf_start,
                 src.cdf_guess, src.cdf_row, src.arr_steps, src.arr_neurons, src.arr_lo, src.arr_hi,
                 counts_scratch, f_id, f_k, f_lo, f_hi, edge_lo, edge_hi, e_ring, e_syn, e_dptr,
                 e_width, e_dmin, e_dmax, lay.dptr, lay.post, lay.weight, lay.ring_base, lay.ring_n,

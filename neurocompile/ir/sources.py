@@ -50,8 +50,11 @@ class PoissonSource:
         self._end = self._start + pop.param("duration")
         self._rng = population_rng(seed, pop.name)
 
-    def uniforms(self, steps: int) -> np.ndarray:
-        """The next `steps` rows of draws, (steps, n), as `steps` calls of spikes_at consume them."""
+    def uniforms(self, steps: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The next `steps` rows of draws, (steps, n), as `steps` calls of spikes_at consume them
+        (into `out`, C-contiguous, when given)."""
+        if out is not None:
+            return self._rng.random(out=out)
         return self._rng.random((steps, self.n))
 
     def spikes_at(self, t: int) -> np.ndarray:
@@ -78,8 +81,11 @@ class PoissonCountSource:
         self._end = self._start + pop.param("duration")
         self._rng = population_rng(seed, pop.name)
 
-    def uniforms(self, steps: int) -> np.ndarray:
-        """The next `steps` rows of draws, (steps, n), as `steps` calls of spikes_at consume them."""
+    def uniforms(self, steps: int, out: np.ndarray | None = None) -> np.ndarray:
+        """The next `steps` rows of draws, (steps, n), as `steps` calls of spikes_at consume them
+        (into `out`, C-contiguous, when given)."""
+        if out is not None:
+            return self._rng.random(out=out)
         return self._rng.random((steps, self.n))
 
     def spikes_at(self, t: int) -> np.ndarray:
