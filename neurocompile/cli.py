@@ -46,7 +46,8 @@ def _progress_bar() -> Progress:
                     TimeRemainingColumn(), console=err, transient=True, disable=not err.is_terminal)
 
 
-def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None, no_cache: bool = False):
+def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | None, no_cache: bool = False,
+          script_args: tuple[str, ...] = ()):
     """The board and the network (seed None: the file's or the model's own default)."""
     from neurocompile import cache
     from neurocompile.boards import load_board
@@ -54,7 +55,7 @@ def _load(target: str, board_name: str, params: tuple[str, ...], seed: int | Non
 
     board = load_board(board_name)
     with cache.settings(enabled=False if no_cache else None):
-        net = load_target(target, parse_options(params), seed=seed)
+        net = load_target(target, parse_options(params), seed=seed, script_args=script_args)
     return net, board
 
 
@@ -88,6 +89,8 @@ PARAM_HELP = ("Option of TARGET as key=value (repeatable). A model: its build op
               "A .nir file: import options dt_ms, time_unit_ms, spike_convention (dirac|unit_step), "
               "delta_tau_syn_ms, name, e.g. --param dt_ms=0.1 --param spike_convention=unit_step "
               "(see docs/nir.md). Not for .ncnet files or compiled directories.")
+SCRIPT_ARG_HELP = ("A command-line argument for a PyNN script TARGET (repeatable, in order), before any "
+                   "--param KEY=VALUE, e.g. --script-arg nest --script-arg CUBA runs 'script.py nest CUBA'.")
 NO_CACHE_HELP = ("Retrain models that train before they build (place_recognition, motion) instead of "
                  "using their cached weights; the cache is neither read nor written. See docs/models/cache.md.")
 OPTION_HELP = ("Compiler option as KEY=JSON (repeatable), e.g. --option 'weight_exp={\"feedforward\": 2}', "
@@ -202,12 +205,13 @@ def _check_save_path(path: str, overwrite: bool, inputs: list[str]) -> None:
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
+@click.option("--script-arg", "script_args", multiple=True, metavar="ARG", help=SCRIPT_ARG_HELP)
 @click.option("--save", "save_path", type=click.Path(dir_okay=False), default=None, metavar="FILE.ncnet",
               help="Also write TARGET's network, as loaded and before compiling, to FILE.ncnet (e.g. the "
                    "network a PyNN script declares). An existing file is replaced only with --overwrite.")
 def compile_cmd(target: str, board_name: str, output: str | None, seed: int | None, params: tuple[str, ...],
                 compiler_options: tuple[str, ...], overwrite: bool, no_cache: bool = False,
-                save_path: str | None = None) -> None:
+                script_args: tuple[str, ...] = (), save_path: str | None = None) -> None:
     """Compile TARGET (a model name or a .ncnet/.nir network file) for a board.
 
     Runs the pass pipeline (validation, placement, ...) and writes the compiled network to DIR:
@@ -227,6 +231,7 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
       neurocompile compile my_net.ncnet --board loihi2-kapoho-point --seed 3
       neurocompile compile snntorch.nir --param dt_ms=0.1 --param spike_convention=unit_step
       neurocompile compile my_pynn_script.py --board spinn-5 --save my_net.ncnet
+      neurocompile compile VAbenchmarks.py --script-arg nest --script-arg CUBA
     """
     from neurocompile.compiler import compile_network, write_compiled
     from neurocompile.report.text import render_report
@@ -239,7 +244,7 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
     check_output_dir(output, overwrite=overwrite, inputs=inputs)  # fail in a second, not after compiling
     if save_path is not None:
         _check_save_path(save_path, overwrite, inputs)
-    net, board = _load(target, board_name, params, seed, no_cache)
+    net, board = _load(target, board_name, params, seed, no_cache, script_args)
     if save_path is not None:
         from neurocompile.ir.fileformat import save_network
         save_network(net, save_path)
@@ -276,9 +281,10 @@ def compile_cmd(target: str, board_name: str, output: str | None, seed: int | No
 @click.option("--option", "compiler_options", multiple=True, metavar="KEY=JSON", help=OPTION_HELP)
 @click.option("--overwrite", is_flag=True, help=OVERWRITE_HELP)
 @click.option("--no-cache", is_flag=True, help=NO_CACHE_HELP)
+@click.option("--script-arg", "script_args", multiple=True, metavar="ARG", help=SCRIPT_ARG_HELP)
 def simulate(target: str, board_name: str | None, backend: str, mode: str | None, steps: int,
              output: str | None, seed: int | None, params: tuple[str, ...], compiler_options: tuple[str, ...],
-             overwrite: bool, no_cache: bool = False) -> None:
+             overwrite: bool, no_cache: bool = False, script_args: tuple[str, ...] = ()) -> None:
     """Simulate TARGET as the board would run it, locally.
 
     TARGET is a compile output directory (run as compiled: no pass runs again), or a model or
@@ -300,7 +306,7 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
     inputs = _input_paths(target, board_name or "")
     if output is not None:
         check_output_dir(output, overwrite=overwrite, inputs=inputs)
-    compiled = _compiled_for(target, board_name, seed, params, compiler_options, mode, no_cache)
+    compiled = _compiled_for(target, board_name, seed, params, compiler_options, mode, no_cache, script_args)
     runner_backend = get_backend(backend)
     options: dict[str, Any] = {"seed": compiled.seed if seed is None else seed}
     if mode:
@@ -330,7 +336,8 @@ def simulate(target: str, board_name: str | None, backend: str, mode: str | None
 
 
 def _compiled_for(target: str, board_name: str | None, seed: int | None, params: tuple[str, ...],
-                  compiler_options: tuple[str, ...], mode: str | None, no_cache: bool = False) -> Any:
+                  compiler_options: tuple[str, ...], mode: str | None, no_cache: bool = False,
+                  script_args: tuple[str, ...] = ()) -> Any:
     """The CompiledNetwork to run: loaded from a compile output directory, else compiled now."""
     from neurocompile.boards import load_board
     from neurocompile.compiled import load_compiled
@@ -338,9 +345,9 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
     from neurocompile.inputs import resolve_target
 
     if resolve_target(target, compiled_ok=True).kind == "compiled":
-        if params or compiler_options:
-            raise UserFacingError(f"{target!r} is already compiled: --param and --option apply when "
-                                  f"compiling (neurocompile compile ... -o {target})")
+        if params or compiler_options or script_args:
+            raise UserFacingError(f"{target!r} is already compiled: --param, --option and --script-arg apply "
+                                  f"when compiling (neurocompile compile ... -o {target})")
         compiled = load_compiled(target)
         if board_name is not None and load_board(board_name).name != compiled.board.name:
             raise UserFacingError(f"{target!r} was compiled for board {compiled.board.name!r}, not "
@@ -350,7 +357,7 @@ def _compiled_for(target: str, board_name: str | None, seed: int | None, params:
                                   f"simulates the unquantized network: give the model or network file instead")
         return compiled
     compile_options = _compile_options(compiler_options)
-    net, board = _load(target, board_name or DEFAULT_BOARD, params, seed, no_cache)
+    net, board = _load(target, board_name or DEFAULT_BOARD, params, seed, no_cache, script_args)
     # The float mode is the unquantized reference: compile (fit, place) without lowering numbers.
     if mode == "float":
         compile_options["quantize"] = False

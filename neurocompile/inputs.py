@@ -193,15 +193,18 @@ def _check_nir_dt(net: Network, target: str) -> None:
 
 
 def load_target(target: str, options: dict[str, Any] | None = None, seed: int | None = None,
-                nir_options_: dict[str, Any] | None = None) -> Network:
+                nir_options_: dict[str, Any] | None = None, script_args: tuple[str, ...] | list[str] = ()) -> Network:
     """The network TARGET names, built or read.
 
     seed: None keeps the seed stored in a network file (a model gets 0); a number overrides it.
     options: --param values: a model's builder options, or a .nir file's import options (NIR_OPTIONS).
     nir_options_: more .nir import options (Python API; merged with `options`).
+    script_args: a PyNN script's own command-line arguments, before the KEY=VALUE of `options`.
     """
     options = dict(options or {})
     resolved = resolve_target(target)
+    if script_args and not (resolved.is_file and Path(target).suffix == ".py"):
+        raise NeurocompileError(f"--script-arg only applies to a PyNN script (.py), not to {target!r}")
     if resolved.kind == "compiled":
         raise NeurocompileError(f"{target!r} is a compiled network directory: run it with "
                                 f"'neurocompile simulate {target}' or read it with 'neurocompile report {target}'")
@@ -223,7 +226,7 @@ def load_target(target: str, options: dict[str, Any] | None = None, seed: int | 
             if nir_options_:
                 raise NeurocompileError(f"NIR import options only apply to .nir files, not to {target!r}")
             # --param KEY=VALUE reach the script as its own command-line arguments, KEY=VALUE
-            net, _ = capture_script(path, [f"{k}={v}" for k, v in options.items()])
+            net, _ = capture_script(path, [*script_args, *(f"{k}={v}" for k, v in options.items())])
             net.name = path.stem
         else:
             if options or nir_options_:
