@@ -386,3 +386,28 @@ def test_legalized_and_quantized_networks_survive_the_file_format(tmp_path):
         for k, p in net.projections.items():
             q = back.projections[k]
             assert np.array_equal(q.weight, p.weight) and np.array_equal(q.delay, p.delay) and q.attrs == p.attrs
+
+
+def test_relay_neurons_are_estimated_at_the_rate_of_the_neuron_they_copy():
+    """Placement traffic and energy estimates (resources.firing_rates): a relay fires once per
+    spike of its pre neuron, so it gets that neuron's rate, stage after stage, not the 10 Hz default."""
+    from neurocompile.passes.delays import is_relay
+    from neurocompile.passes.resources import DEFAULT_RATE_HZ, firing_rates
+
+    net = long_delay_net()
+    out = legalize_delays(net, ctx_for(LOIHI))
+    relays = [p for p in out.populations.values() if is_relay(p)]
+    assert relays and any(p.annotations["stage"] >= 2 for p in relays)
+    for given in ({}, {"a": np.linspace(1.0, 8.0, 8)}):
+        rates = firing_rates(out, {"rates": given})
+        for pop in relays:
+            src = pop.annotations["relay_of"]
+            # walk back through the feed projections to the pre neuron each relay copies
+            idx, name = np.arange(pop.size), pop.name
+            while name != src:
+                feed = next(p for p in out.projections.values() if p.post == name)
+                order = np.argsort(feed.post_idx)
+                idx, name = feed.pre_idx[order][idx], feed.pre
+            np.testing.assert_array_equal(rates[pop.name], rates[src][idx])
+        spike_src = firing_rates(out, {})["src"]
+        assert not np.allclose(spike_src, DEFAULT_RATE_HZ)  # the sources' own rates reach their relays

@@ -417,13 +417,20 @@ def firing_rates(net: Network, options: dict[str, Any]) -> dict[str, np.ndarray]
 
     `options["rates"]` (population -> Hz, scalar or per-neuron array, e.g. from a simulation run)
     wins; otherwise Poisson sources use their `rate` parameter, spike arrays their own spike count
-    over their span, and every other neuron DEFAULT_RATE_HZ (10 Hz, a typical cortical rate).
+    over their span, a delay relay (passes/delays.py) the rate of the neuron it copies (it fires
+    once per spike of it), and every other neuron DEFAULT_RATE_HZ (10 Hz, a typical cortical rate).
     """
+    from neurocompile.passes.delays import is_relay  # delays imports this module
+
     given = options.get("rates") or {}
     out: dict[str, np.ndarray] = {}
-    for pop in net.populations.values():
+    for pop in net.populations.values():  # a relay stage comes after what feeds it
+        feed = next(iter(net.projections_into(pop.name)), None) if is_relay(pop) else None
         if pop.name in given:
             r = np.broadcast_to(np.asarray(given[pop.name], dtype=np.float64), (pop.size,)).copy()
+        elif feed is not None and feed.pre in out:
+            r = np.zeros(pop.size)
+            r[feed.post_idx] = out[feed.pre][feed.pre_idx]
         elif pop.model in ("poisson", "poisson_fast"):
             r = pop.param("rate").astype(np.float64)
         elif pop.model == "spike_array" and "spike_indptr" in pop.params:
