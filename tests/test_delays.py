@@ -411,3 +411,41 @@ def test_relay_neurons_are_estimated_at_the_rate_of_the_neuron_they_copy():
             np.testing.assert_array_equal(rates[pop.name], rates[src][idx])
         spike_src = firing_rates(out, {})["src"]
         assert not np.allclose(spike_src, DEFAULT_RATE_HZ)  # the sources' own rates reach their relays
+
+
+def _partitioned(net: Network, **options):
+    from neurocompile.passes.partition import partition
+
+    ctx = ctx_for(SPINN, **options)
+    partition(legalize_delays(net, ctx), ctx)
+    return ctx
+
+
+def test_the_slices_made_decide_delay_extensions_not_the_cap():
+    # 120 neurons at most 100 per core are cut into two equal slices of 60: sPyNNaker gives them
+    # 2**(14 - 6 - 1) = 128 in-core ticks, so a delay of 100 needs no extension (the prediction
+    # from the cap, 64 ticks, did; the partition drops it and says so)
+    net = full_core_projection(100, post_size=120)
+    ctx = _partitioned(net, max_neurons_per_core={"p": 100})
+    sizes = sorted(np.bincount(ctx.partition.labels["p"]).tolist())
+    assert sizes == [60, 60]
+    assert ctx.delays.extensions == {}
+    assert int(ctx.partition.extra_cores.sum()) == 0
+    assert any("no delay extension after all" in d.message for d in ctx.diagnostics)
+
+
+def test_every_slice_of_a_population_has_the_in_core_ticks_of_its_largest():
+    # 257 neurons at 256 per core: slices of 129 and 128. sPyNNaker sizes both cores from
+    # max_atoms_per_core (our largest slice, 129: 8 bits, 32 ticks), so a delay of 40 into the
+    # 128-neuron slice (7 bits, 64 ticks on its own) still goes through a delay extension
+    net = Network(name="last", dt_ms=1.0)
+    net.add_spike_source("s", [[0]] * 2)
+    net.add_population("p", 257, "lif_curr_exp")
+    ctx0 = _partitioned(net)
+    small = int(np.argmin(np.bincount(ctx0.partition.labels["p"])))
+    target = int(np.flatnonzero(ctx0.partition.labels["p"] == small)[0])
+    net.add_projection("s", "p", [0, 1], [0, target], 1.0, [1, 40], receptor="excitatory")
+    ctx = _partitioned(net)
+    assert sorted(np.bincount(ctx.partition.labels["p"]).tolist()) == [128, 129]
+    assert ctx.partition.labels["p"][target] == small
+    assert "s" in ctx.delays.extensions and int(ctx.partition.extra_cores.sum()) == 1

@@ -35,8 +35,10 @@ The board says how (``board.delays``, IR convention: a spike at step t arrives a
     ``max_delay_steps_incoming`` l.753-762, ``__update_max_delay`` l.778-799); when an extension
     is needed the first term is >= slots, so it is ``slots``. ``atom_bits`` is that of the post
     population's atoms per core, ``min(size, max_atoms_per_core)``, which is what the partitioner
-    will give it (the board's neurons per core, or the user's/model's ``max_neurons_per_core``):
-    32 ticks at 256 (the board file's ``max_steps_in_core``), 64 at 128, 2048 at 4. If one pre
+    may give it (the board's neurons per core, or the user's/model's ``max_neurons_per_core``):
+    32 ticks at 256 (the board file's ``max_steps_in_core``), 64 at 128, 2048 at 4. Slices can be
+    smaller than that, so this is a prediction (an upper bound); the partition pass settles it
+    from the slices made (``targets/spinnaker/resources.delay_extension_cores``). If one pre
     population needs extensions towards posts with different slot counts, sPyNNaker raises ("The
     delay per stage is already set"); we warn about that case.
 

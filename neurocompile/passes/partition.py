@@ -634,6 +634,11 @@ def partition(net: Network, ctx: CompileContext) -> Network:
                  f"lower bound {res.lower_bound})", pop.name)
     ext = t.family.delay_extension_cores(t, net, labels, {p: np.bincount(labels[p], minlength=int(labels[p].max()) + 1)
                                                  for p in labels}, ctx.delays.extensions)
+    for pre in [p for p in ctx.delays.extensions if not ext.get(p, np.zeros(0)).any()]:
+        # predicted from the neurons per core allowed; the slices made are smaller: more in-core ticks
+        del ctx.delays.extensions[pre]
+        ctx.info(f"population {pre!r}: no delay extension after all: the slices of its targets hold "
+                 f"its delays in their own ring buffers", pre)
     extra = np.zeros(len(slices), dtype=np.int64)
     for name, e in ext.items():
         usage[name].extra_cores = e

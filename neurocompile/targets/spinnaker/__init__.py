@@ -37,8 +37,8 @@ class SpinnakerFamily(TargetFamily):
         return quantize_spinnaker(net, ctx)
 
     def delay_supported(self, t: Any, pop: Population, n: np.ndarray) -> np.ndarray:
-        from neurocompile.passes.resources import n_bits_array
-        slots = 2 ** np.maximum(t.m["ring_buffer_bits"] - n_bits_array(n) - t.type_bits(pop), 0)
+        from neurocompile.targets.spinnaker.resources import _in_core_slots
+        slots = _in_core_slots(t, pop, n)  # one value per population: its largest part's
         factor = t.delay_extended // t.delay_in_core if t.delay_extension == "delay_extension_cores" else 1
         return (slots * factor).astype(np.int64)
 

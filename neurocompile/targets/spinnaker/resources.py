@@ -76,10 +76,17 @@ MAPPING_FIELDS: dict[str, tuple[str, str]] = {
 
 
 def _in_core_slots(t: Target, pop: Population, n: np.ndarray) -> np.ndarray:
-    """SpiNNaker in-core ring buffer slots at n neurons per core (no extension)."""
-    n = np.maximum(np.asarray(n), 1)
-    bits = n_bits_array(n)
-    return (2 ** np.maximum(int(t.m["ring_buffer_bits"]) - bits - t.type_bits(pop), 0)).astype(np.int64)
+    """SpiNNaker in-core ring buffer slots of each part of `pop` (sizes n; no extension).
+
+    sPyNNaker sizes every core of a population from one number, min(n_atoms, max_atoms_per_core)
+    (population_vertex.py __update_max_delay), and our sPyNNaker lowering sets max_atoms_per_core
+    to the largest slice (backends/spynnaker/lower.py): so all parts get the slots of the
+    largest, not of their own size (a smaller last slice would otherwise hold more)."""
+    n = np.asarray(n)
+    biggest = max(int(n.max(initial=1)), 1)
+    bits = int(n_bits_array(np.asarray([biggest]))[0])
+    slots = 2 ** max(int(t.m["ring_buffer_bits"]) - bits - t.type_bits(pop), 0)
+    return np.full(n.shape, slots, dtype=np.int64)
 
 
 def spinnaker_row_words(t: Target, n_syn: int | np.ndarray, plastic: bool) -> np.ndarray:
@@ -143,7 +150,7 @@ def _spinnaker_usage(t: Target, net: Network, pop: Population, sizes: np.ndarray
     if pop.neuron_model.is_source:
         dtcm = sizes * nbytes
     else:
-        atom_bits = n_bits_array(np.maximum(sizes, 1))
+        atom_bits = n_bits_array(np.full(sizes.shape, max(int(sizes.max(initial=1)), 1)))  # as _in_core_slots
         need_slots = 2 ** n_bits_array(np.maximum(max_delay, 1))
         slots = np.minimum(need_slots, in_slots)
         ring = (2 ** (atom_bits + t.type_bits(pop))) * slots * int(t.m["ring_buffer_entry_bytes"])
@@ -160,18 +167,18 @@ def delay_extension_cores(t: Target, net: Network, slices_of_pop: dict[str, np.n
     delay-extension vertex as soon as any of its synapses needs a delay beyond the in-core slots
     of its target core, split exactly like the pre population: one extra core per core of the pre
     population (delay_support_adder.py, splitter_delay_vertex_slice.py create_machine_vertices).
-    `predicted` (ctx.delays.extensions from the delay legalization pass) adds its
-    populations too."""
+    The partition decides: the delay pass's prediction (`predicted`, from the neurons per core
+    allowed, before slicing) can only be larger, and the partition pass drops what is not needed."""
     out = {name: np.zeros(len(sz), dtype=np.int64) for name, sz in part_sizes.items()}
     if t.delay_extension != "delay_extension_cores":
         return out
-    needs_ext = set(predicted or {})
+    needs_ext: set[str] = set()
     for proj in net.projections.values():
         if not proj.n_synapses or proj.pre in needs_ext:
             continue
         post = net.populations[proj.post]
-        slots = _in_core_slots(t, post, part_sizes[proj.post])
-        if np.any(proj.delay > slots[slices_of_pop[proj.post][proj.post_idx]]):
+        slots = int(_in_core_slots(t, post, part_sizes[proj.post])[0])
+        if int(proj.delay.max()) > slots:
             needs_ext.add(proj.pre)
     for name in needs_ext:
         if name in out:
