@@ -79,18 +79,21 @@ class Topology:
     def n_chips(self) -> int:
         return len(self.chips)
 
-    def cores_missing(self) -> dict[tuple[int, int], int]:
-        """{(x, y): cores missing} for every board (offsets wrap on a torus)."""
-        out: dict[tuple[int, int], int] = {}
-        present = set(self.chips)
+    def dead_core_chips(self) -> list[tuple[int, int, int]]:
+        """(x, y, cores missing) of every offset from every Ethernet chip (wrapping on a torus);
+        the parser checks each lands on a chip and no chip is named twice."""
+        out = []
         for ex, ey in self.ethernet_chips:
             for dx, dy, n in self.dead_cores:
                 x, y = ex + dx, ey + dy
                 if self.wrap:
                     x, y = x % self.width, y % self.height
-                if (x, y) in present:
-                    out[(x, y)] = out.get((x, y), 0) + n
+                out.append((x, y, n))
         return out
+
+    def cores_missing(self) -> dict[tuple[int, int], int]:
+        """{(x, y): cores missing}, on every board."""
+        return {(x, y): n for x, y, n in self.dead_core_chips()}
 
 
 @dataclass(frozen=True)
@@ -268,7 +271,18 @@ def _read_topology(r: _Reader, d: dict[str, Any]) -> Topology:
     if not set(eth) <= set(chips):
         raise r.fail(w + "ethernet_chips", "coordinates of chips that exist", sorted(set(eth) - set(chips)))
     dead = _dead_cores(r, t.get("dead_cores", []), w + "dead_cores", width, height, bool(eth))
-    return Topology(kind, width, height, wrap, chips, eth, dead)
+    topo = Topology(kind, width, height, wrap, chips, eth, dead)
+    seen: set[tuple[int, int]] = set()
+    present = set(chips)
+    for x, y, _ in topo.dead_core_chips():
+        if (x, y) not in present:
+            raise r.fail(w + "dead_cores", "offsets that land on a chip from every Ethernet chip",
+                         f"({x}, {y}), which is not a chip")
+        if (x, y) in seen:
+            raise r.fail(w + "dead_cores", "offsets that reach each chip from one Ethernet chip only",
+                         f"({x}, {y}) twice")
+        seen.add((x, y))
+    return topo
 
 
 def _dead_cores(r: _Reader, raw: Any, where: str, width: int, height: int, has_eth: bool

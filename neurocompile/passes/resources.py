@@ -125,6 +125,11 @@ def target_of(board: Board) -> Target:
     eth = board.chip_limits.get("ethernet_chip_cores")
     if eth is None:
         eth = sec.get("ethernet_chip_cores")
+    for (x, y), n in board.topology.cores_missing().items():
+        have = int(eth) if eth is not None and (x, y) in board.topology.ethernet_chips else cores
+        if n >= have:
+            raise BoardError(f"{board.source_file}: board {board.name!r}: topology.dead_cores leaves chip "
+                             f"({x}, {y}) no application core ({n} dead of {have})")
     family.prepare_mapping(board, m)
     return Target(
         board=board, family=family, neurons_per_core=neurons,
