@@ -185,22 +185,22 @@ def legalize_delays(net: Network, ctx: CompileContext) -> Network:
 
 
 # ----- SpiNNaker --------------------------------------------------------------------------------
-def _in_core_steps(ctx: CompileContext, post: Population) -> int:
-    """Ticks `post` holds in its own ring buffer at the neurons per core the partitioner will give
-    it (the board's limit, or the user's/model's max_neurons_per_core): sPyNNaker's slots at
-    min(size, max_atoms_per_core) atoms (population_vertex.py __update_max_delay)."""
+def _in_core_steps(ctx: CompileContext, posts: list[Population]) -> dict[str, int]:
+    """Ticks each post population holds in its own ring buffer at the most neurons per core the
+    partitioner may give it (the board's limit, or the user's/model's max_neurons_per_core):
+    sPyNNaker's slots at min(size, max_atoms_per_core) atoms (population_vertex.py __update_max_delay)."""
     from neurocompile.passes.partition import neuron_cap
     from neurocompile.passes.resources import target_of
     from neurocompile.targets.spinnaker.resources import _in_core_slots
 
-    t = ctx.target or target_of(ctx.board)
-    n = min(post.size, neuron_cap(t, post, ctx.options))
-    return int(_in_core_slots(t, post, np.asarray([n]))[0])
+    t = ctx.target or target_of(ctx.board)  # the board read once for all of them
+    return {p.name: int(_in_core_slots(t, p, np.asarray([min(p.size, neuron_cap(t, p, ctx.options))]))[0])
+            for p in posts}
 
 
 def _predict_delay_extensions(net: Network, ctx: CompileContext, long_projs: list[Projection]) -> None:
     out: dict[str, dict[str, Any]] = ctx.delays.extensions
-    in_core = {post: _in_core_steps(ctx, net.populations[post]) for post in {p.post for p in long_projs}}
+    in_core = _in_core_steps(ctx, [net.populations[name] for name in sorted({p.post for p in long_projs})])
     edges: dict[tuple[str, str], int] = {}
     for proj in net.projections.values():  # an application edge holds every projection of the pair
         if proj.n_synapses and proj.post in in_core:

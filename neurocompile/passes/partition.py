@@ -633,7 +633,7 @@ def partition(net: Network, ctx: CompileContext) -> Network:
         ctx.info(f"population {pop.name!r}: {pop.size:,} neurons in {res.n_parts} slices ({res.method}; "
                  f"lower bound {res.lower_bound})", pop.name)
     ext = t.family.delay_extension_cores(t, net, labels, {p: np.bincount(labels[p], minlength=int(labels[p].max()) + 1)
-                                                 for p in labels}, ctx.delays.extensions)
+                                                 for p in labels})
     for pre in [p for p in ctx.delays.extensions if not ext.get(p, np.zeros(0)).any()]:
         # predicted from the neurons per core allowed; the slices made are smaller: more in-core ticks
         del ctx.delays.extensions[pre]

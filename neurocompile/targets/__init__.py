@@ -71,8 +71,7 @@ class TargetFamily(ABC):
         """Family-specific usage/limit pairs beyond the board's core limits (in place)."""
 
     def delay_extension_cores(self, t: Target, net: Network, slices_of_pop: dict[str, np.ndarray],
-                              part_sizes: dict[str, np.ndarray], predicted: dict[str, Any] | None
-                              ) -> dict[str, np.ndarray]:
+                              part_sizes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         """Extra cores per source slice for delays beyond a core's reach (none by default)."""
         return {name: np.zeros(len(sz), dtype=np.int64) for name, sz in part_sizes.items()}
 

@@ -56,10 +56,9 @@ class SpinnakerFamily(TargetFamily):
         usage["sdram_bytes"] = usage["sdram_bytes"] + spike_array_sdram(t, pop, label, sizes.shape[0])
 
     def delay_extension_cores(self, t: Any, net: Network, slices_of_pop: dict[str, np.ndarray],
-                              part_sizes: dict[str, np.ndarray], predicted: dict[str, Any] | None
-                              ) -> dict[str, np.ndarray]:
+                              part_sizes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
         from neurocompile.targets.spinnaker.resources import delay_extension_cores
-        return delay_extension_cores(t, net, slices_of_pop, part_sizes, predicted)
+        return delay_extension_cores(t, net, slices_of_pop, part_sizes)
 
     def chip_resources(self, t: Any, used_sdram: float) -> dict[str, Any]:
         return {"sdram_bytes": {"value": int(used_sdram), "limit": t.sdram_bytes}}

@@ -36,8 +36,6 @@ SpiNNaker (sPyNNaker 1!7.4.1; paths inside site-packages/spynnaker/pyNN):
 """
 from __future__ import annotations
 
-from typing import Any
-
 import numpy as np
 
 from neurocompile.errors import BoardError
@@ -161,14 +159,14 @@ def _spinnaker_usage(t: Target, net: Network, pop: Population, sizes: np.ndarray
 
 
 def delay_extension_cores(t: Target, net: Network, slices_of_pop: dict[str, np.ndarray],
-                          part_sizes: dict[str, np.ndarray], predicted: dict[str, Any] | None = None
-                          ) -> dict[str, np.ndarray]:
+                          part_sizes: dict[str, np.ndarray]) -> dict[str, np.ndarray]:
     """SpiNNaker: delay-extension cores per source part. sPyNNaker gives a pre population ONE
     delay-extension vertex as soon as any of its synapses needs a delay beyond the in-core slots
     of its target core, split exactly like the pre population: one extra core per core of the pre
     population (delay_support_adder.py, splitter_delay_vertex_slice.py create_machine_vertices).
-    The partition decides: the delay pass's prediction (`predicted`, from the neurons per core
-    allowed, before slicing) can only be larger, and the partition pass drops what is not needed."""
+    The partition decides: the delay pass's prediction (ctx.delays.extensions, from the neurons
+    per core allowed, before slicing) can only be larger, and the partition pass drops what is not
+    needed."""
     out = {name: np.zeros(len(sz), dtype=np.int64) for name, sz in part_sizes.items()}
     if t.delay_extension != "delay_extension_cores":
         return out
